@@ -1,0 +1,162 @@
+/**
+ * The one reader of environment variables. Everything else receives a typed `Config` (or the part
+ * of it it needs) as a parameter. README's "Configuration" table lists every variable here.
+ */
+import { topology } from './topology';
+
+/** Which emulators the local stack and the tests use. */
+export type EmulatorChoice = 'auto' | 'gcloud' | 'embedded';
+
+/** Limits and identity of the page fetcher. */
+export interface FetchConfig {
+  /** Sent as User-Agent on every request. */
+  userAgent: string;
+  /** One overall deadline per fetch, redirects included. */
+  timeoutMs: number;
+  /** TCP + TLS connect timeout per hop. */
+  connectTimeoutMs: number;
+  /** Time allowed for the response headers per hop. */
+  headersTimeoutMs: number;
+  /** Longest silence allowed while the body streams. */
+  bodyIdleTimeoutMs: number;
+  /** Cap on the (decompressed) body, enforced while streaming. */
+  maxBytes: number;
+  /** Redirects followed by hand, each hop checked again. */
+  maxRedirects: number;
+  /** Concurrent requests per host within one instance. */
+  perHostConcurrency: number;
+  /** Destination ports allowed in URLs. */
+  allowedPorts: number[];
+  /**
+   * Local-development switch: allow loopback and private destinations. Off by default and never
+   * set by infra/; the local stack turns it on so it can scrape sites served on 127.0.0.1.
+   */
+  allowPrivateNetworks: boolean;
+}
+
+/** Limits of the ingest API. */
+export interface ApiConfig {
+  /** URLs accepted in one POST /portfolios. */
+  maxUrls: number;
+  /** Bytes accepted in one request body. */
+  maxBodyBytes: number;
+}
+
+/** The validated configuration of the functions and the local stack. */
+export interface Config {
+  /** Google Cloud project id (on the emulators any valid id works). */
+  projectId: string;
+  /** Port the local stack serves the API on. */
+  port: number;
+  /** Emulators for the local stack and tests. */
+  emulators: EmulatorChoice;
+  /** Topic the API publishes to. */
+  topic: string;
+  /** Prefix for Firestore collection names, so test runs never collide. */
+  collectionPrefix: string;
+  /** An article `done` more recently than this is not fetched again. */
+  freshnessWindowMs: number;
+  fetch: FetchConfig;
+  api: ApiConfig;
+}
+
+/** Thrown for a variable that is set to something unusable; names the variable and what it takes. */
+export class ConfigError extends Error {
+  readonly code = 'invalid-config';
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function present(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = present(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `expected a whole number from ${min} to ${max}, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(name, `expected a whole number from ${min} to ${max}, got ${value}`);
+  return value;
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = present(env, name)?.toLowerCase();
+  if (raw === undefined) return fallback;
+  if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+  throw new ConfigError(name, `expected true or false, got "${raw}"`);
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = present(env, name);
+  if (raw === undefined) return fallback;
+  if ((allowed as readonly string[]).includes(raw)) return raw as T;
+  throw new ConfigError(name, `expected one of ${allowed.join(', ')}, got "${raw}"`);
+}
+
+function ports(env: Env, name: string, fallback: number[]): number[] {
+  const raw = present(env, name);
+  if (raw === undefined) return fallback;
+  const list = raw.split(',').map((part) => part.trim());
+  if (list.some((part) => !/^\d+$/.test(part) || Number(part) < 1 || Number(part) > 65535)) {
+    throw new ConfigError(name, `expected a comma-separated list of ports from 1 to 65535, got "${raw}"`);
+  }
+  return list.map(Number);
+}
+
+function resourceName(env: Env, name: string, fallback: string): string {
+  const raw = present(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^[A-Za-z][A-Za-z0-9._~+%-]{2,254}$/.test(raw)) {
+    throw new ConfigError(name, `expected 3–255 letters, digits or - . _ ~ + %, starting with a letter, got "${raw}"`);
+  }
+  return raw;
+}
+
+export const DEFAULT_USER_AGENT =
+  'PortfolioScraper/0.1 (+https://github.com/portfolio-scraper/portfolio-scraper; builds article portfolios on request)';
+
+/** Reads and validates the environment. Throws `ConfigError` naming the first bad variable. */
+export function parseConfig(env: Env = process.env): Config {
+  const projectId = present(env, 'GOOGLE_CLOUD_PROJECT') ?? present(env, 'GCLOUD_PROJECT') ?? 'local-project';
+  if (!/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/.test(projectId)) {
+    throw new ConfigError('GOOGLE_CLOUD_PROJECT', `expected a project id (6–30 lower-case letters, digits or hyphens), got "${projectId}"`);
+  }
+  const collectionPrefix = present(env, 'COLLECTION_PREFIX') ?? '';
+  if (!/^[A-Za-z0-9_-]*$/.test(collectionPrefix)) {
+    throw new ConfigError('COLLECTION_PREFIX', `expected letters, digits, - or _, got "${collectionPrefix}"`);
+  }
+  return {
+    projectId,
+    port: integer(env, 'PORT', 8080, 0, 65535),
+    emulators: oneOf(env, 'EMULATORS', ['auto', 'gcloud', 'embedded'] as const, 'auto'),
+    topic: resourceName(env, 'ARTICLE_TOPIC', topology.topic),
+    collectionPrefix,
+    freshnessWindowMs: integer(env, 'FRESHNESS_WINDOW_HOURS', 24, 0, 24 * 365) * 3_600_000,
+    fetch: {
+      userAgent: present(env, 'USER_AGENT') ?? DEFAULT_USER_AGENT,
+      timeoutMs: integer(env, 'FETCH_TIMEOUT_MS', 20_000, 100, 300_000),
+      connectTimeoutMs: integer(env, 'FETCH_CONNECT_TIMEOUT_MS', 5_000, 50, 60_000),
+      headersTimeoutMs: integer(env, 'FETCH_HEADERS_TIMEOUT_MS', 10_000, 50, 120_000),
+      bodyIdleTimeoutMs: integer(env, 'FETCH_BODY_IDLE_TIMEOUT_MS', 10_000, 50, 120_000),
+      maxBytes: integer(env, 'FETCH_MAX_BYTES', 5 * 1024 * 1024, 1024, 100 * 1024 * 1024),
+      maxRedirects: integer(env, 'FETCH_MAX_REDIRECTS', 5, 0, 20),
+      perHostConcurrency: integer(env, 'FETCH_PER_HOST_CONCURRENCY', 4, 1, 256),
+      allowedPorts: ports(env, 'FETCH_ALLOWED_PORTS', [80, 443]),
+      allowPrivateNetworks: boolean(env, 'ALLOW_PRIVATE_NETWORKS', false),
+    },
+    api: {
+      maxUrls: integer(env, 'MAX_URLS_PER_REQUEST', 1000, 1, 100_000),
+      maxBodyBytes: integer(env, 'MAX_REQUEST_BYTES', 1024 * 1024, 1024, 32 * 1024 * 1024),
+    },
+  };
+}

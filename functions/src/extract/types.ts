@@ -1,0 +1,28 @@
+/** The record extracted from one article page. Every field is `null` when the page doesn't say. */
+export interface Article {
+  /** The headline, without site suffixes such as " | Site". */
+  title: string | null;
+  /** Publication date, ISO 8601 (never the modified date). */
+  publishedAt: string | null;
+  /** The string the publication date was read from, as the page wrote it. */
+  publishedAtRaw: string | null;
+  /** Last modification date, ISO 8601. */
+  modifiedAt: string | null;
+  /** Section headings (h2–h4) of the main content, in document order. */
+  outline: string[];
+  /** The description, or the first sentences of the main content. */
+  summary: string | null;
+  /** Words in the main content (CJK characters counted as words; see extract/readingTime.ts). */
+  wordCount: number;
+  /** Whole minutes to read the main content, at least 1 when there is any text. */
+  readingTimeMinutes: number;
+  /** Absolute http(s) URL of the lead image the page declares. */
+  bannerImage: string | null;
+  /** The page's canonical URL (absolute http(s)), if it declares one. */
+  canonicalUrl: string | null;
+  siteName: string | null;
+  author: string | null;
+  /** BCP 47 language tag, e.g. "en" or "ja". */
+  language: string | null;
+  description: string | null;
+}

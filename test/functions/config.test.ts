@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import { ConfigError, parseConfig } from '../../functions/src/config';
+import { topology } from '../../functions/src/topology';
+
+describe('parseConfig', () => {
+  it('gives safe defaults for an empty environment', () => {
+    const config = parseConfig({});
+    assert.equal(config.fetch.allowPrivateNetworks, false);
+    assert.deepEqual(config.fetch.allowedPorts, [80, 443]);
+    assert.equal(config.fetch.maxBytes, 5 * 1024 * 1024);
+    assert.equal(config.api.maxUrls, 1000);
+    assert.equal(config.freshnessWindowMs, 24 * 3_600_000);
+    assert.equal(config.topic, topology.topic);
+    assert.equal(config.emulators, 'auto');
+  });
+
+  it('reads overrides', () => {
+    const config = parseConfig({ ALLOW_PRIVATE_NETWORKS: 'true', FETCH_ALLOWED_PORTS: '80, 8080', MAX_URLS_PER_REQUEST: '10', EMULATORS: 'embedded' });
+    assert.equal(config.fetch.allowPrivateNetworks, true);
+    assert.deepEqual(config.fetch.allowedPorts, [80, 8080]);
+    assert.equal(config.api.maxUrls, 10);
+    assert.equal(config.emulators, 'embedded');
+  });
+
+  it('names the variable and the allowed values when a value is bad', () => {
+    assert.throws(() => parseConfig({ EMULATORS: 'docker' }), (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.equal(error.variable, 'EMULATORS');
+      assert.match(error.message, /auto, gcloud, embedded/);
+      return true;
+    });
+    assert.throws(() => parseConfig({ FETCH_MAX_BYTES: '-1' }), /FETCH_MAX_BYTES/);
+    assert.throws(() => parseConfig({ ALLOW_PRIVATE_NETWORKS: 'maybe' }), /ALLOW_PRIVATE_NETWORKS: expected true or false/);
+  });
+
+  it('keeps the ack deadline above the scraper timeout, and the scraper timeout above the fetch deadline', () => {
+    assert.ok(topology.ackDeadlineSeconds > topology.scraperTimeoutSeconds);
+    assert.ok(topology.scraperTimeoutSeconds * 1000 > parseConfig({}).fetch.timeoutMs);
+  });
+});
