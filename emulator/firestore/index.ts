@@ -1,0 +1,88 @@
+/**
+ * The Firestore emulator: the official one (gcloud) where installed, otherwise the npm package
+ * @firestore-emulator/server embedded in this process. The embedded one has measured gaps
+ * (see emulator/README.md); the project's code must be correct on the real service regardless.
+ */
+import { createRequire } from 'node:module';
+import { FirestoreServer } from '@firestore-emulator/server';
+import { startGcloudFirestore } from '../gcloud';
+
+/** Which Firestore emulator runs. */
+export type FirestoreEmulatorKind = 'embedded' | 'gcloud';
+
+/** A running Firestore emulator. */
+export interface FirestoreEmulator {
+  kind: FirestoreEmulatorKind;
+  /** `127.0.0.1:PORT`, the value for `FIRESTORE_EMULATOR_HOST`. */
+  host: string;
+  port: number;
+  /** Deletes every document of `projectId` (the embedded emulator clears all projects). */
+  reset(projectId: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+interface GrpcServer {
+  bindAsync(address: string, credentials: unknown, callback: (error: Error | null, port: number) => void): void;
+  tryShutdown(callback: (error?: Error) => void): void;
+  forceShutdown(): void;
+}
+
+/**
+ * Starts the embedded emulator bound to 127.0.0.1. Its own `start(port)` binds 0.0.0.0, which
+ * would expose the database to the network; so we bind its gRPC server ourselves, with
+ * credentials made by the grpc-js copy the package itself loads (a different copy's
+ * ServerCredentials is rejected by its Server).
+ */
+async function startEmbedded(port: number): Promise<FirestoreEmulator> {
+  const firestore = new FirestoreServer();
+  const server = (firestore as unknown as { server: GrpcServer }).server;
+  const packageRequire = createRequire(require.resolve('@firestore-emulator/server'));
+  const grpc = packageRequire('@grpc/grpc-js') as { ServerCredentials: { createInsecure(): unknown } };
+  const boundPort = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (error, actualPort) =>
+      error ? reject(error) : resolve(actualPort),
+    );
+  });
+  let stopped = false;
+  return {
+    kind: 'embedded',
+    host: `127.0.0.1:${boundPort}`,
+    port: boundPort,
+    reset: async () => {
+      firestore.state.clear();
+    },
+    stop: async () => {
+      if (stopped) return;
+      stopped = true;
+      // Open client streams (listeners) would keep a graceful shutdown waiting forever.
+      server.forceShutdown();
+    },
+  };
+}
+
+async function startOfficial(port: number): Promise<FirestoreEmulator> {
+  const emulator = await startGcloudFirestore({ port: port || undefined });
+  return {
+    kind: 'gcloud',
+    host: emulator.host,
+    port: emulator.port,
+    reset: async (projectId) => {
+      // The official emulator's documented reset endpoint.
+      const response = await fetch(
+        `http://${emulator.host}/emulator/v1/projects/${encodeURIComponent(projectId)}/databases/(default)/documents`,
+        { method: 'DELETE' },
+      );
+      await response.arrayBuffer();
+      if (!response.ok) throw new Error(`Firestore emulator reset failed with HTTP ${response.status}`);
+    },
+    stop: emulator.stop,
+  };
+}
+
+/** Starts a Firestore emulator on loopback (`port` 0 or absent = a free port). */
+export function startFirestoreEmulator(
+  opts: { kind?: FirestoreEmulatorKind; port?: number } = {},
+): Promise<FirestoreEmulator> {
+  const port = opts.port ?? 0;
+  return opts.kind === 'gcloud' ? startOfficial(port) : startEmbedded(port);
+}

@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import { Firestore } from '@google-cloud/firestore';
+import { startFirestoreEmulator, type FirestoreEmulator } from '../../emulator/firestore';
+
+process.env.METADATA_SERVER_DETECTION ??= 'none';
+
+/** A non-loopback address of this machine, if it has one (containers usually do). */
+function externalAddress(): string | undefined {
+  for (const addresses of Object.values(networkInterfaces())) {
+    for (const address of addresses ?? []) {
+      if (address.family === 'IPv4' && !address.internal) return address.address;
+    }
+  }
+  return undefined;
+}
+
+function canConnect(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    socket.setTimeout(1000);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+  });
+}
+
+describe('embedded Firestore emulator', () => {
+  let emulator: FirestoreEmulator;
+  let db: Firestore;
+
+  before(async () => {
+    emulator = await startFirestoreEmulator({ kind: 'embedded' });
+    db = new Firestore({ projectId: 'embedded-test', host: emulator.host, ssl: false });
+  });
+
+  after(async () => {
+    await db.terminate();
+    await emulator.stop();
+  });
+
+  it('serves the official client on a loopback address', async () => {
+    assert.match(emulator.host, /^127\.0\.0\.1:\d+$/);
+    await db.doc('articles/a').set({ title: 'Hello' });
+    assert.deepEqual((await db.doc('articles/a').get()).data(), { title: 'Hello' });
+  });
+
+  it('is not reachable from other interfaces (bound to 127.0.0.1, not 0.0.0.0)', async function () {
+    const address = externalAddress();
+    if (!address) this.skip();
+    assert.equal(await canConnect(address!, emulator.port), false);
+    assert.equal(await canConnect('127.0.0.1', emulator.port), true);
+  });
+
+  it('reset() removes every document', async () => {
+    await db.doc('articles/b').set({ title: 'Gone soon' });
+    await emulator.reset('embedded-test');
+    assert.equal((await db.doc('articles/b').get()).exists, false);
+  });
+});
