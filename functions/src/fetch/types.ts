@@ -1,3 +1,6 @@
+import type { FetchConfig } from '../config';
+import type { Connector } from './pinning';
+
 /** A page fetched and decoded to text. */
 export interface FetchedPage {
   /** The URL that was asked for. */
@@ -16,7 +19,11 @@ export interface FetchedPage {
   durationMs: number;
 }
 
-/** Stable codes of fetch failures. The first group is permanent, the second transient. */
+/**
+ * Stable codes of fetch failures. Permanent (retrying can't help): invalid-url, blocked-address,
+ * unsupported-scheme, blocked-port, http-4xx except 408 and 429, unsupported-content-type, too-large,
+ * too-many-redirects. Transient: timeout, connection-failed, dns-failure, http-5xx, http-408, http-429.
+ */
 export type FetchErrorCode =
   | 'invalid-url'
   | 'blocked-address'
@@ -47,4 +54,24 @@ export class FetchError extends Error {
   toJSON(): { code: string; message: string; retryable: boolean; retryAfterMs?: number } {
     return { code: this.code, message: this.message, retryable: this.retryable, ...(this.retryAfterMs === undefined ? {} : { retryAfterMs: this.retryAfterMs }) };
   }
+}
+
+/** Resolves a host name to every address it has (IPv4 and IPv6 as text). */
+export type Resolver = (hostname: string) => Promise<string[]>;
+
+/**
+ * Options of one fetch: the limits from `Config['fetch']`, plus seams for tests. Every field is optional
+ * in `fetchPage`; missing ones take the defaults of `parseConfig({})`.
+ */
+export interface FetchOptions extends FetchConfig {
+  /** Host name → addresses; default `dns.promises.lookup(name, { all: true })`. */
+  resolver: Resolver;
+  /**
+   * Opens sockets to already-checked IP addresses (undici connector signature). Tests pass one that
+   * refuses anything but loopback, so no packet leaves the machine even if the guard were broken.
+   * When given, the fetch uses its own short-lived agent instead of the shared one.
+   */
+  connector?: Connector;
+  /** Cancels the fetch (it then fails with `timeout`). */
+  signal?: AbortSignal;
 }

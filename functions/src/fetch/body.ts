@@ -1,0 +1,118 @@
+/**
+ * Reading a response body under a byte cap. undici's `request` hands over the bytes as sent, so the
+ * fetcher decompresses them itself (gzip, deflate, br): that way the cap counts decompressed bytes and a
+ * small compressed "bomb" is stopped after `maxBytes` of output, not after it filled memory. Passing the
+ * cap destroys the whole pipeline, which closes the socket: the rest of the transfer is never read.
+ */
+import { Transform, Writable, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import zlib from 'node:zlib';
+
+/** Thrown when the body passes the cap. */
+export class BodyTooLarge extends Error {
+  constructor(
+    readonly limit: number,
+    readonly what: 'decompressed' | 'transferred',
+  ) {
+    super(`the ${what} body is larger than ${limit} bytes`);
+  }
+}
+
+/** Thrown for a Content-Encoding the fetcher can't decode. */
+export class UnsupportedEncoding extends Error {
+  constructor(readonly encoding: string) {
+    super(`unsupported content-encoding "${encoding}"`);
+  }
+}
+
+/** Thrown when the decompressor rejects the bytes (truncated or corrupt transfer). */
+export class DecodeFailed extends Error {
+  constructor(override readonly cause: Error) {
+    super(`the body could not be decompressed (${cause.message})`);
+  }
+}
+
+/** Content-Encoding values the fetcher sends in Accept-Encoding and can undo. */
+export const ACCEPT_ENCODING = 'gzip, deflate, br';
+
+/** Content-Encoding header → decoders in the order to apply them (the header lists them as applied). */
+export function decodersFor(contentEncoding: string | undefined): Transform[] {
+  const codings = (contentEncoding ?? '')
+    .split(',')
+    .map((coding) => coding.trim().toLowerCase())
+    .filter((coding) => coding !== '' && coding !== 'identity');
+  return codings.reverse().map((coding) => {
+    switch (coding) {
+      case 'gzip':
+      case 'x-gzip':
+        return zlib.createGunzip();
+      case 'deflate':
+        return inflateEitherWay();
+      case 'br':
+        return zlib.createBrotliDecompress();
+      default:
+        throw new UnsupportedEncoding(coding);
+    }
+  });
+}
+
+/** "deflate" should be zlib-wrapped, but some servers send raw deflate; the first byte tells which. */
+function inflateEitherWay(): Transform {
+  let inner: zlib.Inflate | zlib.InflateRaw | null = null;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      if (!inner) {
+        // A zlib header starts with CMF 0x?8 (deflate method 8) and passes the FCHECK test.
+        const wrapped = chunk.length >= 2 && ((chunk[0] ?? 0) & 0x0f) === 8 && (((chunk[0] ?? 0) << 8) | (chunk[1] ?? 0)) % 31 === 0;
+        inner = wrapped ? zlib.createInflate() : zlib.createInflateRaw();
+        inner.on('data', (out: Buffer) => this.push(out));
+        inner.on('error', (error) => this.destroy(error));
+      }
+      inner.write(chunk, done);
+    },
+    flush(done) {
+      if (!inner) return done();
+      inner.once('end', () => done());
+      inner.end();
+    },
+    destroy(error, done) {
+      inner?.destroy();
+      done(error);
+    },
+  });
+}
+
+/**
+ * Reads `body` through `decoders` and returns the decoded bytes; throws BodyTooLarge past `maxBytes`
+ * (counting both what arrives and what comes out of the decompressors), DecodeFailed for corrupt
+ * compressed data, and whatever error the body stream raises (timeouts, aborts, resets).
+ */
+export async function readCappedBody(body: Readable, decoders: Transform[], maxBytes: number): Promise<Buffer> {
+  let transferred = 0;
+  const countTransfer = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      transferred += chunk.length;
+      if (transferred > maxBytes) done(new BodyTooLarge(maxBytes, 'transferred'));
+      else done(null, chunk);
+    },
+  });
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const collect = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      size += chunk.length;
+      if (size > maxBytes) return done(new BodyTooLarge(maxBytes, decoders.length > 0 ? 'decompressed' : 'transferred'));
+      chunks.push(chunk);
+      done();
+    },
+  });
+  try {
+    await pipeline([body, countTransfer, ...decoders, collect]);
+  } catch (error) {
+    if (error instanceof Error && 'errno' in error && typeof (error as NodeJS.ErrnoException).code === 'string' && (error as NodeJS.ErrnoException).code?.startsWith('Z_')) {
+      throw new DecodeFailed(error);
+    }
+    throw error;
+  }
+  return Buffer.concat(chunks, size);
+}

@@ -1,0 +1,311 @@
+/**
+ * `fetchPage`: one article page, fetched safely and within limits, decoded to text. Rejects only with
+ * `FetchError`, whose `retryable` flag decides whether the scrape is retried.
+ *
+ * Per hop: scheme → port → host name / literal IP → resolve and check every address → wait for a per-host
+ * slot → pin the checked addresses → request (manual redirects, no automatic decompression) → status →
+ * content type → body under the cap → charset. Redirects repeat all of it for the new URL.
+ */
+import dns from 'node:dns';
+import { STATUS_CODES } from 'node:http';
+import type { Readable } from 'node:stream';
+import { request } from 'undici';
+import { parseConfig } from '../config';
+import { ACCEPT_ENCODING, BodyTooLarge, DecodeFailed, UnsupportedEncoding, decodersFor, readCappedBody } from './body';
+import { decodeHtml } from './charset';
+import { addressBlockReason, hostIsIpLiteral, literalHostBlock, type BlockReason } from './guard';
+import { HostLimiter } from './hostLimiter';
+import { PinningAgent } from './pinning';
+import { FetchError, type FetchOptions, type FetchedPage, type Resolver } from './types';
+
+export { FetchError } from './types';
+export type { FetchOptions, FetchedPage, FetchErrorCode, Resolver } from './types';
+export { isPublicAddress, literalHostBlockReason } from './guard';
+export type { Connector } from './pinning';
+
+/** Media types read as HTML. Anything else is refused before its body is read. */
+const HTML_TYPES = new Set(['text/html', 'application/xhtml+xml']);
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+const defaultResolver: Resolver = async (hostname) => {
+  const found = await dns.promises.lookup(hostname, { all: true, hints: dns.ADDRCONFIG });
+  return found.map((entry) => entry.address);
+};
+
+let defaults: FetchOptions | undefined;
+function defaultOptions(): FetchOptions {
+  defaults ??= { ...parseConfig({}).fetch, resolver: defaultResolver };
+  return defaults;
+}
+
+/** One agent per instance and connect timeout (and per private-network switch, so pools never mix). */
+const sharedAgents = new Map<string, PinningAgent>();
+const hostLimiter = new HostLimiter();
+
+function sharedAgent(options: FetchOptions): PinningAgent {
+  const key = `${options.connectTimeoutMs}/${options.allowPrivateNetworks}`;
+  let agent = sharedAgents.get(key);
+  if (!agent) {
+    agent = new PinningAgent({ connectTimeoutMs: options.connectTimeoutMs });
+    sharedAgents.set(key, agent);
+  }
+  return agent;
+}
+
+/** Closes the shared agents' idle sockets (for benches and tools that want to exit promptly). */
+export async function closeSharedAgents(): Promise<void> {
+  const agents = [...sharedAgents.values()];
+  sharedAgents.clear();
+  await Promise.all(agents.map((agent) => agent.close()));
+}
+
+/** The overall deadline passed; carried as the abort reason. */
+class DeadlineExceeded extends Error {}
+
+const permanent = (code: ConstructorParameters<typeof FetchError>[0], message: string): FetchError => new FetchError(code, message, false);
+const transient = (code: ConstructorParameters<typeof FetchError>[0], message: string, retryAfterMs?: number): FetchError =>
+  new FetchError(code, message, true, retryAfterMs);
+
+function blocked(url: URL, why: BlockReason): FetchError {
+  return permanent('blocked-address', `Refused to fetch ${url.href}: ${why.message}`);
+}
+
+/** Parses and checks everything about a URL that needs no network: scheme, credentials, port, literal host. */
+function checkUrl(raw: string | URL, options: FetchOptions, via?: URL): URL {
+  let url: URL;
+  try {
+    url = typeof raw === 'string' ? new URL(raw, via) : raw;
+  } catch {
+    throw permanent('invalid-url', via ? `${via.href} redirected to "${String(raw)}", which is not a valid URL.` : `"${String(raw)}" is not a valid URL.`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw permanent('unsupported-scheme', `Only http and https URLs are fetched, not ${url.protocol.replace(/:$/, '')} (${url.href.slice(0, 200)}).`);
+  }
+  if (url.username !== '' || url.password !== '') {
+    throw permanent('invalid-url', `${url.host} was given with a user name or password; submit the URL without credentials.`);
+  }
+  const port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
+  if (!options.allowPrivateNetworks && !options.allowedPorts.includes(port)) {
+    throw permanent('blocked-port', `Port ${port} is not fetched (allowed: ${options.allowedPorts.join(', ')}); use a URL on a standard web port.`);
+  }
+  const why = literalHostBlock(url.hostname);
+  if (why && !(options.allowPrivateNetworks && !alwaysBlocked(why))) throw blocked(url, why);
+  return url;
+}
+
+/**
+ * What stays refused even with `allowPrivateNetworks`: the metadata server by name and link-local
+ * addresses (169.254/16, fe80::/10), so the local-development switch can never expose credentials.
+ */
+function alwaysBlocked(why: BlockReason): boolean {
+  return why.reason === 'metadata-name' || why.reason === 'linkLocal';
+}
+
+function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+/** The addresses to connect to for `url`, each one checked. */
+async function checkedAddresses(url: URL, options: FetchOptions, signal: AbortSignal): Promise<string[]> {
+  if (hostIsIpLiteral(url.hostname)) return [url.hostname.replace(/^\[|\]$/g, '')];
+  let addresses: string[];
+  try {
+    addresses = await raceAbort(options.resolver(url.hostname), signal);
+  } catch (error) {
+    if (signal.aborted) throw error;
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    throw transient('dns-failure', `The host name ${url.hostname} could not be resolved (${code}); check its spelling, or retry if DNS is having trouble.`);
+  }
+  if (addresses.length === 0) {
+    throw transient('dns-failure', `The host name ${url.hostname} has no addresses; check its spelling, or retry if DNS is having trouble.`);
+  }
+  for (const address of addresses) {
+    const why = addressBlockReason(address);
+    if (why && !(options.allowPrivateNetworks && !alwaysBlocked(why))) {
+      throw blocked(url, { reason: why.reason, message: `${url.hostname} resolves to ${why.message}` });
+    }
+  }
+  return addresses;
+}
+
+/** Retry-After as milliseconds: delta-seconds or an HTTP date; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | undefined, now: number = Date.now()): number | undefined {
+  if (value === undefined) return undefined;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function statusError(status: number, url: URL, retryAfter: string | undefined): FetchError {
+  const text = `${url.href} answered HTTP ${status}${STATUS_CODES[status] ? ` ${STATUS_CODES[status]}` : ''}`;
+  const code = `http-${status}` as const;
+  if (status === 429 || status === 503) {
+    const retryAfterMs = parseRetryAfter(retryAfter);
+    const wait = retryAfterMs === undefined ? '' : ` (the server asks to wait ${Math.ceil(retryAfterMs / 1000)} s)`;
+    return transient(code, `${text}; retry later${wait}.`, retryAfterMs);
+  }
+  if (status === 408 || status >= 500) return transient(code, `${text}; the server may recover, retry later.`);
+  if (status >= 300 && status < 400) return permanent(code, `${text} without a usable Location header.`);
+  return permanent(code, `${text}; check the address (retrying will not help).`);
+}
+
+/** HTML as the WHATWG sniffing algorithm recognises it, for responses without a Content-Type. */
+function looksLikeHtml(text: string): boolean {
+  return /^\s*<(?:!doctype html|html|head|script|iframe|h1|div|font|table|a|style|title|b|body|br|p|!--)[\s>]/i.test(text.slice(0, 1024));
+}
+
+/** Drops a body unread; closing the socket is cheaper than draining a body of unknown size. */
+function discard(body: Readable): void {
+  // undici reports a destroyed body as an AbortError on the stream; nobody is listening any more.
+  body.on('error', () => undefined);
+  body.destroy();
+}
+
+type Hop = { kind: 'redirect'; location: string } | { kind: 'page'; page: Omit<FetchedPage, 'requestedUrl' | 'redirects' | 'durationMs'> };
+
+async function fetchHop(url: URL, options: FetchOptions, pinning: PinningAgent, signal: AbortSignal): Promise<Hop> {
+  const addresses = await checkedAddresses(url, options, signal);
+  const release = await hostLimiter.acquire(url.hostname, options.perHostConcurrency, signal);
+  const unpin = pinning.pin(url.hostname, addresses);
+  try {
+    const response = await request(url, {
+      dispatcher: pinning.agent,
+      method: 'GET',
+      headers: {
+        'user-agent': options.userAgent,
+        accept: 'text/html,application/xhtml+xml;q=0.9,*/*;q=0.1',
+        'accept-encoding': ACCEPT_ENCODING,
+      },
+      signal,
+      headersTimeout: options.headersTimeoutMs,
+      bodyTimeout: options.bodyIdleTimeoutMs,
+    });
+    const { statusCode: status, headers, body } = response;
+    const location = header(headers, 'location');
+    if (REDIRECT_STATUSES.has(status) && location) {
+      discard(body);
+      return { kind: 'redirect', location };
+    }
+    if (status < 200 || status >= 300) {
+      discard(body);
+      throw statusError(status, url, header(headers, 'retry-after'));
+    }
+    const contentTypeHeader = header(headers, 'content-type');
+    const mediaType = contentTypeHeader?.split(';')[0]?.trim().toLowerCase() || undefined;
+    if (mediaType !== undefined && !HTML_TYPES.has(mediaType)) {
+      discard(body);
+      throw permanent('unsupported-content-type', `${url.href} is ${mediaType}, not an HTML page; only text/html and application/xhtml+xml are read.`);
+    }
+    const decoders = decodersFor(header(headers, 'content-encoding'));
+    const declaredLength = Number(header(headers, 'content-length'));
+    if (decoders.length === 0 && declaredLength > options.maxBytes) {
+      discard(body);
+      throw new BodyTooLarge(options.maxBytes, 'transferred');
+    }
+    const bytes = await readCappedBody(body, decoders, options.maxBytes);
+    const { text, charset } = decodeHtml(bytes, contentTypeHeader);
+    if (mediaType === undefined && !looksLikeHtml(text)) {
+      throw permanent('unsupported-content-type', `${url.href} has no Content-Type and does not look like HTML; only HTML pages are read.`);
+    }
+    const finalUrl = new URL(url.href);
+    finalUrl.hash = '';
+    return { kind: 'page', page: { finalUrl: finalUrl.href, status, contentType: mediaType ?? 'text/html', charset, html: text, bytes: bytes.length } };
+  } finally {
+    unpin();
+    release();
+  }
+}
+
+interface Context {
+  url: string;
+  options: FetchOptions;
+  deadline: AbortSignal;
+}
+
+/** Maps whatever went wrong to a FetchError with a stable code. */
+function toFetchError(error: unknown, context: Context): FetchError {
+  if (error instanceof FetchError) return error;
+  const { url, options } = context;
+  if (context.deadline.aborted) {
+    return transient('timeout', `${url} did not finish within the overall limit of ${options.timeoutMs} ms; the site may be slow, retry later.`);
+  }
+  if (options.signal?.aborted) return transient('timeout', `Fetching ${url} was cancelled before it finished.`);
+  if (error instanceof BodyTooLarge) {
+    return permanent('too-large', `${url} is larger than the limit of ${error.limit} bytes (${error.what}); such pages are not read.`);
+  }
+  if (error instanceof UnsupportedEncoding) {
+    return permanent('unsupported-content-type', `${url} was sent with ${error.message}; only gzip, deflate and br are decoded.`);
+  }
+  if (error instanceof DecodeFailed) {
+    return transient('connection-failed', `${url}: ${error.message}; the transfer was probably cut short, retry later.`);
+  }
+  const code = (error as { code?: unknown }).code;
+  switch (code) {
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return transient('timeout', `Connecting to ${url} took longer than ${options.connectTimeoutMs} ms; retry later.`);
+    case 'UND_ERR_HEADERS_TIMEOUT':
+      return transient('timeout', `${url} sent no response headers within ${options.headersTimeoutMs} ms; retry later.`);
+    case 'UND_ERR_BODY_TIMEOUT':
+      return transient('timeout', `${url} stopped sending its body for ${options.bodyIdleTimeoutMs} ms; retry later.`);
+    case 'UND_ERR_HEADERS_OVERFLOW':
+      return permanent('too-large', `${url} sent response headers larger than the fetcher accepts.`);
+    default: {
+      const detail = typeof code === 'string' ? code : error instanceof Error ? error.message : String(error);
+      return transient('connection-failed', `The connection to ${url} failed (${detail}); retry later.`);
+    }
+  }
+}
+
+/**
+ * Fetches one HTML page. Follows up to `maxRedirects` redirects by hand, checking every hop; refuses
+ * non-public destinations unless `allowPrivateNetworks`; enforces the timeouts, the per-host limit and
+ * the byte cap; decodes the body with the right charset. Rejects only with `FetchError`.
+ */
+export async function fetchPage(url: string, overrides: Partial<FetchOptions> = {}): Promise<FetchedPage> {
+  const options: FetchOptions = { ...defaultOptions(), ...overrides };
+  const started = performance.now();
+  const deadlineController = new AbortController();
+  const timer = setTimeout(() => deadlineController.abort(new DeadlineExceeded()), options.timeoutMs);
+  const signal = options.signal ? AbortSignal.any([deadlineController.signal, options.signal]) : deadlineController.signal;
+  const context: Context = { url, options, deadline: deadlineController.signal };
+  const pinning = options.connector ? new PinningAgent({ connectTimeoutMs: options.connectTimeoutMs, connector: options.connector }) : sharedAgent(options);
+  try {
+    let current = checkUrl(url, options);
+    for (let redirects = 0; ; redirects += 1) {
+      context.url = current.href;
+      const hop = await fetchHop(current, options, pinning, signal);
+      if (hop.kind === 'page') {
+        return { requestedUrl: url, ...hop.page, redirects, durationMs: Math.round(performance.now() - started) };
+      }
+      if (redirects >= options.maxRedirects) {
+        throw permanent('too-many-redirects', `${url} redirected more than ${options.maxRedirects} times (last to ${hop.location.slice(0, 200)}); open it in a browser to see the loop.`);
+      }
+      current = checkUrl(hop.location, options, current);
+    }
+  } catch (error) {
+    throw toFetchError(error, context);
+  } finally {
+    clearTimeout(timer);
+    if (options.connector) await pinning.close();
+  }
+}
