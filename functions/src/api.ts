@@ -1,0 +1,363 @@
+/**
+ * The `api` function: submit a portfolio of URLs, follow its progress, read one article.
+ *
+ * functions-framework parses the body before this code runs (JSON for application/json, a string
+ * for text/plain, a Buffer for other types; `req.rawBody` keeps the bytes). Two consequences:
+ * - malformed JSON sent as application/json, an unknown charset or a broken Content-Encoding is
+ *   answered by the framework itself, with its own 400/415 HTML page (no stack trace when
+ *   NODE_ENV=production); everything else is answered here, in JSON;
+ * - the framework accepts bodies up to 1 GB, so the size limit is checked here, on the raw bytes.
+ */
+import type { Request, Response } from '@google-cloud/functions-framework';
+import type { Config } from './config';
+import type { Logger } from './log';
+import type { UrlMessage } from './scrape';
+import { isTransientStorageError, type ArticleRecord, type ArticleStore, type ErrorRecord, type PortfolioRecord } from './store';
+import { canonicalizeUrl, type HostBlockCheck, type UrlRejectionCode } from './urls';
+
+/** Publishes one message per URL and settles each (fulfilled with the message id, or rejected). */
+export type PublishUrls = (messages: UrlMessage[]) => Promise<PromiseSettledResult<string>[]>;
+
+/** Dependencies of {@link createApi}. */
+export interface ApiDeps {
+  config: Pick<Config, 'api'>;
+  store: ArticleStore;
+  publishUrls: PublishUrls;
+  blockReason: HostBlockCheck;
+  now: () => Date;
+  log: Logger;
+}
+
+/** An answer other than success: HTTP status, stable code, a sentence to act on, optional details. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: 400 | 404 | 405 | 413 | 415 | 500 | 503,
+    readonly code: string,
+    message: string,
+    readonly details?: Record<string, unknown>,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+/** A URL the API refused, with why. */
+export interface RejectedUrl {
+  url: string;
+  code: UrlRejectionCode;
+  message: string;
+}
+
+/** The 202 answer to POST /portfolios. */
+export interface SubmitResponse {
+  portfolioId: string;
+  accepted: number;
+  duplicates: number;
+  rejected: RejectedUrl[];
+  statusUrl: string;
+}
+
+const NAME_MAX_LENGTH = 200;
+// Firestore's document limit is 1 MiB; leave room for field names and the other fields.
+const PORTFOLIO_URL_BYTES_LIMIT = 900_000;
+const PORTFOLIO_ID = /^[A-Za-z0-9_-]{1,128}$/;
+
+/** The submitted URL list, from a JSON or text body. */
+export interface Submission {
+  urls: string[];
+  name: string | null;
+}
+
+/**
+ * Reads the URL list from a request body as functions-framework delivered it.
+ * Throws {@link ApiError} (400/413/415) for anything that is not a usable submission.
+ */
+export function parseSubmission(req: Pick<Request, 'body' | 'rawBody' | 'headers'> & { is(type: string): string | false | null }, limits: Config['api']): Submission {
+  const declaredLength = Number(req.headers['content-length']);
+  const length = req.rawBody?.length ?? (Number.isFinite(declaredLength) ? declaredLength : 0);
+  if (length > limits.maxBodyBytes) {
+    throw new ApiError(413, 'body-too-large', `The request body has ${length} bytes; at most ${limits.maxBodyBytes} are accepted.`, { maxBytes: limits.maxBodyBytes });
+  }
+  let submission: Submission;
+  if (req.is('application/json')) {
+    submission = fromJson(req.body);
+  } else if (req.is('text/plain')) {
+    const text = typeof req.body === 'string' ? req.body : '';
+    const urls = text
+      .split(/\r?\n/)
+      .map((line) => line.trim())
+      .filter((line) => line !== '' && !line.startsWith('#'));
+    submission = { urls, name: null };
+  } else {
+    const type = req.headers['content-type'];
+    throw new ApiError(
+      415,
+      'unsupported-media-type',
+      `${type === undefined ? 'The request has no Content-Type' : `Content-Type ${type} is not accepted`}; send application/json ({"urls": [...]}) or text/plain (one URL per line).`,
+    );
+  }
+  if (submission.urls.length === 0) throw new ApiError(400, 'no-urls', 'The request contains no URLs.');
+  if (submission.urls.length > limits.maxUrls) {
+    throw new ApiError(413, 'too-many-urls', `The request contains ${submission.urls.length} URLs; at most ${limits.maxUrls} are accepted per portfolio.`, {
+      maxUrls: limits.maxUrls,
+      received: submission.urls.length,
+    });
+  }
+  return submission;
+}
+
+function fromJson(body: unknown): Submission {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new ApiError(400, 'invalid-body', 'The JSON body must be an object: {"urls": ["https://…", …], "name": "optional"}.');
+  }
+  const { urls, name } = body as { urls?: unknown; name?: unknown };
+  if (!Array.isArray(urls)) throw new ApiError(400, 'invalid-body', 'The JSON body needs "urls": an array of URL strings.');
+  const badIndex = urls.findIndex((entry) => typeof entry !== 'string');
+  if (badIndex >= 0) {
+    throw new ApiError(400, 'invalid-body', `urls[${badIndex}] is not a string; every entry of "urls" must be a URL string.`, { index: badIndex });
+  }
+  if (name !== undefined && name !== null && (typeof name !== 'string' || name.length > NAME_MAX_LENGTH)) {
+    throw new ApiError(400, 'invalid-body', `"name" must be a string of at most ${NAME_MAX_LENGTH} characters.`);
+  }
+  return { urls: urls as string[], name: typeof name === 'string' && name.trim() !== '' ? name.trim() : null };
+}
+
+/** Accepted URLs (first spelling of each canonical URL), duplicates and rejections. */
+export interface Triage {
+  accepted: UrlMessage[];
+  duplicates: number;
+  rejected: RejectedUrl[];
+}
+
+/** Canonicalises the submitted URLs, drops duplicates and collects what can never be scraped. */
+export function triageUrls(urls: string[], portfolioId: string, blockReason: HostBlockCheck): Triage {
+  const seen = new Set<string>();
+  const triage: Triage = { accepted: [], duplicates: 0, rejected: [] };
+  for (const url of urls) {
+    const result = canonicalizeUrl(url, { blockReason });
+    if (!result.ok) {
+      triage.rejected.push({ url, code: result.code, message: result.message });
+    } else if (seen.has(result.urlKey)) {
+      triage.duplicates += 1;
+    } else {
+      seen.add(result.urlKey);
+      triage.accepted.push({ url: url.trim(), canonicalUrl: result.canonicalUrl, urlKey: result.urlKey, portfolioId });
+    }
+  }
+  return triage;
+}
+
+function iso(date: Date | null): string | null {
+  return date === null ? null : date.toISOString();
+}
+
+function errorView(error: ErrorRecord | null): Record<string, unknown> | undefined {
+  if (error === null) return undefined;
+  return {
+    code: error.code,
+    message: error.message,
+    at: iso(error.at),
+    ...(error.cause ? { cause: { code: error.cause.code, message: error.cause.message, at: iso(error.cause.at) } } : {}),
+  };
+}
+
+/** One entry of GET /portfolios/{id}. */
+export function portfolioArticleView(url: string, article: ArticleRecord | null): Record<string, unknown> {
+  const error = errorView(article?.status === 'failed' ? article.lastError : null);
+  return {
+    url,
+    status: article?.status ?? 'queued',
+    title: article?.title ?? null,
+    publishedAt: article?.publishedAt ?? null,
+    outline: article?.outline ?? [],
+    readingTimeMinutes: article?.readingTimeMinutes ?? null,
+    bannerImage: article?.bannerImage ?? null,
+    attempts: article?.attempts ?? 0,
+    ...(error ? { error } : {}),
+  };
+}
+
+/** GET /portfolios/{id}: the portfolio with every article's state, and counts that add up. */
+export function portfolioView(portfolio: PortfolioRecord, articles: (ArticleRecord | null)[]): Record<string, unknown> {
+  const counts = { queued: 0, done: 0, failed: 0 };
+  const views = portfolio.urls.map((url, index) => {
+    const article = articles[index] ?? null;
+    counts[article?.status ?? 'queued'] += 1;
+    return portfolioArticleView(url, article);
+  });
+  return { portfolioId: portfolio.portfolioId, name: portfolio.name, createdAt: iso(portfolio.createdAt), counts, articles: views };
+}
+
+/** GET /articles?url=…: the whole record. */
+export function articleView(article: ArticleRecord): Record<string, unknown> {
+  const { lastError, scrapedAt, terminalAt: _terminalAt, createdAt, updatedAt, ...rest } = article;
+  return { ...rest, lastError: errorView(lastError) ?? null, scrapedAt: iso(scrapedAt), createdAt: iso(createdAt), updatedAt: iso(updatedAt) };
+}
+
+function sendError(res: Response, error: ApiError): void {
+  for (const [name, value] of Object.entries(error.headers)) res.set(name, value);
+  res.status(error.status).json({ error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) } });
+}
+
+function storageError(error: unknown): ApiError {
+  if (isTransientStorageError(error)) {
+    return new ApiError(503, 'storage-unavailable', 'The database is unavailable right now; try again in a few seconds.', undefined, { 'Retry-After': '5' });
+  }
+  return new ApiError(500, 'internal-error', 'Something went wrong on our side; the request was not completed.');
+}
+
+function methodNotAllowed(method: string, allowed: string[]): ApiError {
+  return new ApiError(405, 'method-not-allowed', `${method} is not supported here; use ${allowed.join(' or ')}.`, undefined, { Allow: allowed.join(', ') });
+}
+
+/** Creates the `api` HTTP function. */
+export function createApi(deps: ApiDeps): (req: Request, res: Response) => Promise<void> {
+  const { store, log } = deps;
+
+  async function submit(req: Request, res: Response): Promise<Record<string, unknown>> {
+    const submission = parseSubmission(req, deps.config.api);
+    const portfolioId = store.newPortfolioId();
+    const triage = triageUrls(submission.urls, portfolioId, deps.blockReason);
+    if (triage.accepted.length === 0) {
+      throw new ApiError(400, 'no-acceptable-urls', 'None of the URLs can be scraped; see details.rejected for why.', { rejected: triage.rejected });
+    }
+    const urlBytes = triage.accepted.reduce((sum, item) => sum + Buffer.byteLength(item.canonicalUrl) + item.urlKey.length, 0);
+    if (urlBytes > PORTFOLIO_URL_BYTES_LIMIT) {
+      throw new ApiError(413, 'portfolio-too-large', `The URLs take ${urlBytes} bytes; one portfolio holds at most ${PORTFOLIO_URL_BYTES_LIMIT}. Split it into several.`);
+    }
+    const now = deps.now();
+    const portfolio: PortfolioRecord = {
+      portfolioId,
+      name: submission.name,
+      createdAt: now,
+      urls: triage.accepted.map((item) => item.canonicalUrl),
+      urlKeys: triage.accepted.map((item) => item.urlKey),
+    };
+    // Records first, messages second: whatever is published already has a document to land in, and
+    // the status endpoint counts every accepted URL from the moment the 202 goes out.
+    let created: Set<string>;
+    try {
+      [created] = await Promise.all([store.enqueueArticles(triage.accepted, now), store.createPortfolio(portfolio)]);
+    } catch (error) {
+      throw storageError(error);
+    }
+    const statusUrl = `${req.protocol}://${req.get('host') ?? 'localhost'}/portfolios/${portfolioId}`;
+    const results = await deps.publishUrls(triage.accepted);
+    const notQueued = triage.accepted.filter((_item, index) => results[index]?.status !== 'fulfilled');
+    if (notQueued.length > 0) {
+      await forgetUnqueued(portfolio, notQueued, created, now);
+      const firstFailure = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+      log({ severity: 'ERROR', message: `Publishing failed for ${notQueued.length} of ${triage.accepted.length} URLs`, portfolioId, code: 'publish-failed', cause: String(firstFailure?.reason) });
+      throw new ApiError(
+        503,
+        'publish-failed',
+        `${notQueued.length} of ${triage.accepted.length} URLs could not be queued; submit them again later. The others were queued.`,
+        { portfolioId, statusUrl, queued: triage.accepted.length - notQueued.length, notQueued: notQueued.map((item) => item.url) },
+        { 'Retry-After': '5' },
+      );
+    }
+    const body: SubmitResponse = { portfolioId, accepted: triage.accepted.length, duplicates: triage.duplicates, rejected: triage.rejected, statusUrl };
+    res.status(202).json(body);
+    return { portfolioId, accepted: body.accepted, duplicates: body.duplicates, rejected: body.rejected.length };
+  }
+
+  /**
+   * After a partial publish failure: the portfolio lists only what was queued, and articles this
+   * request created but could not queue are marked failed (not left `queued` forever). Best effort:
+   * the 503 goes out either way.
+   */
+  async function forgetUnqueued(portfolio: PortfolioRecord, notQueued: UrlMessage[], created: Set<string>, now: Date): Promise<void> {
+    const dropped = new Set(notQueued.map((item) => item.urlKey));
+    const keep = portfolio.urlKeys.map((key) => !dropped.has(key));
+    const error = { code: 'not-queued', message: 'The URL could not be queued (publishing failed); submit it again.', at: now };
+    await Promise.allSettled([
+      store.setPortfolioUrls(
+        portfolio.portfolioId,
+        portfolio.urls.filter((_url, index) => keep[index]),
+        portfolio.urlKeys.filter((_key, index) => keep[index]),
+      ),
+      ...notQueued
+        .filter((item) => created.has(item.urlKey))
+        .map((item) =>
+          store.updateArticle(item.urlKey, (current) =>
+            current !== null && current.status === 'queued' && current.attempts === 0
+              ? { next: { ...current, status: 'failed', lastError: error, terminalAt: now, updatedAt: now }, result: undefined }
+              : { next: null, result: undefined },
+          ),
+        ),
+    ]);
+  }
+
+  async function showPortfolio(portfolioId: string, res: Response): Promise<Record<string, unknown>> {
+    if (!PORTFOLIO_ID.test(portfolioId)) throw new ApiError(404, 'portfolio-not-found', `There is no portfolio ${portfolioId}.`);
+    let view: Record<string, unknown>;
+    try {
+      const portfolio = await store.getPortfolio(portfolioId);
+      if (portfolio === null) throw new ApiError(404, 'portfolio-not-found', `There is no portfolio ${portfolioId}.`);
+      view = portfolioView(portfolio, await store.getArticles(portfolio.urlKeys));
+    } catch (error) {
+      throw error instanceof ApiError ? error : storageError(error);
+    }
+    res.status(200).json(view);
+    return { portfolioId };
+  }
+
+  async function showArticle(req: Request, res: Response): Promise<Record<string, unknown>> {
+    const url = req.query.url;
+    if (typeof url !== 'string' || url.trim() === '') {
+      throw new ApiError(400, 'missing-url', 'Give the article URL as a query parameter: /articles?url=https%3A%2F%2Fexample.com%2Fpost');
+    }
+    const result = canonicalizeUrl(url, { blockReason: deps.blockReason });
+    if (!result.ok) throw new ApiError(400, result.code, result.message);
+    let article: ArticleRecord | null;
+    try {
+      article = await store.getArticle(result.urlKey);
+    } catch (error) {
+      throw storageError(error);
+    }
+    if (article === null) throw new ApiError(404, 'article-not-found', `No article has been submitted for ${result.canonicalUrl}.`, { canonicalUrl: result.canonicalUrl });
+    res.status(200).json(articleView(article));
+    return { urlKey: result.urlKey };
+  }
+
+  async function route(req: Request, res: Response): Promise<Record<string, unknown>> {
+    const path = req.path.length > 1 ? req.path.replace(/\/+$/, '') : req.path;
+    const method = req.method === 'HEAD' ? 'GET' : req.method;
+    if (path === '/healthz') {
+      if (method !== 'GET') throw methodNotAllowed(req.method, ['GET']);
+      res.status(200).json({ status: 'ok' });
+      return {};
+    }
+    if (path === '/portfolios') {
+      if (method !== 'POST') throw methodNotAllowed(req.method, ['POST']);
+      return submit(req, res);
+    }
+    const portfolioMatch = /^\/portfolios\/([^/]+)$/.exec(path);
+    if (portfolioMatch) {
+      if (method !== 'GET') throw methodNotAllowed(req.method, ['GET']);
+      return showPortfolio(portfolioMatch[1] ?? '', res);
+    }
+    if (path === '/articles') {
+      if (method !== 'GET') throw methodNotAllowed(req.method, ['GET']);
+      return showArticle(req, res);
+    }
+    throw new ApiError(404, 'not-found', `Nothing is served at ${path}; see POST /portfolios, GET /portfolios/{id}, GET /articles?url=…`);
+  }
+
+  return async (req, res) => {
+    const started = Date.now();
+    let fields: Record<string, unknown> = {};
+    try {
+      fields = await route(req, res);
+    } catch (thrown) {
+      const error = thrown instanceof ApiError ? thrown : new ApiError(500, 'internal-error', 'Something went wrong on our side; the request was not completed.');
+      if (!(thrown instanceof ApiError) || error.status >= 500) {
+        log({ severity: 'ERROR', message: `${req.method} ${req.path} failed: ${thrown instanceof Error ? thrown.message : String(thrown)}`, code: error.code });
+      }
+      if (!res.headersSent) sendError(res, error);
+      fields = { code: error.code };
+    }
+    log({ severity: res.statusCode >= 500 ? 'ERROR' : res.statusCode >= 400 ? 'WARNING' : 'INFO', message: `${req.method} ${req.path} ${res.statusCode}`, outcome: String(res.statusCode), durationMs: Date.now() - started, ...fields });
+  };
+}

@@ -1,0 +1,329 @@
+/**
+ * The scraper's domain: decode a push delivery, decide whether it needs work, fetch, extract and
+ * record the outcome; and the dead-letter recorder's. Dependencies come in as parameters so unit
+ * tests pass fakes and the functions pass the real ones.
+ *
+ * Idempotency under at-least-once delivery rests on two rules, both checked inside a transaction:
+ * - a submission is satisfied by any `done`/`failed` result reached after it was published (so a
+ *   duplicate or late delivery of a message already resolved changes nothing);
+ * - a `done` article scraped within the freshness window is not fetched again.
+ * Nothing but a successful scrape writes over a `done` article.
+ */
+import type { Config } from './config';
+import type { Article } from './extract/types';
+import { FetchError, type FetchedPage } from './fetch/types';
+import {
+  fieldsFromArticle,
+  isTransientStorageError,
+  queuedArticle,
+  type ArticleChange,
+  type ArticleRecord,
+  type ArticleStore,
+  type ErrorRecord,
+} from './store';
+import { urlKey as keyOf } from './urls';
+
+/** The payload the API publishes for every accepted URL (JSON in the message data). */
+export interface UrlMessage {
+  url: string;
+  canonicalUrl: string;
+  urlKey: string;
+  portfolioId: string;
+}
+
+/** One push delivery, decoded. */
+export interface Delivery {
+  message: UrlMessage;
+  messageId: string;
+  /** When the message was published; null if the envelope doesn't say. */
+  publishTime: Date | null;
+  /**
+   * Which delivery this is, when Pub/Sub says. The real service sends it on subscriptions with a
+   * dead-letter policy; the gcloud emulator omits it, so the stored count is the fallback.
+   */
+  deliveryAttempt: number | null;
+  attributes: Record<string, string>;
+}
+
+/** A push envelope that could not be decoded. */
+export class MalformedMessageError extends Error {
+  readonly code = 'malformed-message';
+}
+
+function record(value: unknown): Record<string, unknown> | null {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+}
+
+function parseTime(value: unknown): Date | null {
+  if (typeof value !== 'string' && typeof value !== 'number') return null;
+  const time = new Date(typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value);
+  return Number.isNaN(time.getTime()) ? null : time;
+}
+
+/**
+ * Decodes a Pub/Sub push body (`{"message": {"data", "attributes", "messageId", "publishTime"},
+ * "subscription", "deliveryAttempt"?}`) into a delivery. Throws {@link MalformedMessageError}
+ * saying what is wrong. Accepts the snake_case twins (`message_id`, `publish_time`) the emulator sends.
+ */
+export function decodePushEnvelope(body: unknown): Delivery {
+  let envelope = body;
+  if (Buffer.isBuffer(envelope)) envelope = envelope.toString('utf8');
+  if (typeof envelope === 'string') {
+    try {
+      envelope = JSON.parse(envelope);
+    } catch {
+      throw new MalformedMessageError('The push body is not JSON.');
+    }
+  }
+  const message = record(record(envelope)?.message);
+  if (message === null) throw new MalformedMessageError('The push body has no "message" object.');
+  const messageId = message.messageId ?? message.message_id;
+  if (typeof messageId !== 'string' || messageId === '') throw new MalformedMessageError('The message has no messageId.');
+  if (typeof message.data !== 'string') throw new MalformedMessageError('The message has no data.');
+  let payload: unknown;
+  try {
+    payload = JSON.parse(Buffer.from(message.data, 'base64').toString('utf8'));
+  } catch {
+    throw new MalformedMessageError('The message data is not base64-encoded JSON.');
+  }
+  const data = record(payload);
+  const fields = ['url', 'canonicalUrl', 'urlKey', 'portfolioId'] as const;
+  for (const field of fields) {
+    if (typeof data?.[field] !== 'string' || data[field] === '') throw new MalformedMessageError(`The message data has no "${field}" string.`);
+  }
+  const urlMessage = data as unknown as UrlMessage;
+  if (keyOf(urlMessage.canonicalUrl) !== urlMessage.urlKey) throw new MalformedMessageError('The message urlKey does not match its canonicalUrl.');
+  const attributes: Record<string, string> = {};
+  for (const [name, value] of Object.entries(record(message.attributes) ?? {})) {
+    if (typeof value === 'string') attributes[name] = value;
+  }
+  const attempt = record(envelope)?.deliveryAttempt;
+  return {
+    message: { url: urlMessage.url, canonicalUrl: urlMessage.canonicalUrl, urlKey: urlMessage.urlKey, portfolioId: urlMessage.portfolioId },
+    messageId,
+    publishTime: parseTime(message.publishTime ?? message.publish_time),
+    deliveryAttempt: typeof attempt === 'number' && Number.isInteger(attempt) && attempt > 0 ? attempt : null,
+    attributes,
+  };
+}
+
+/** What happened to one delivery. The handler maps it to an HTTP status for Pub/Sub. */
+export type ScrapeOutcome =
+  | { kind: 'done'; delivery: Delivery; attempts: number; finalUrl: string; title: string | null }
+  | { kind: 'failed'; delivery: Delivery; attempts: number; code: string; message: string; keptDone: boolean }
+  | { kind: 'retry'; delivery: Delivery; attempts: number | null; code: string; message: string; httpStatus: 429 | 503 }
+  | { kind: 'skipped'; delivery: Delivery; reason: 'fresh' | 'already-resolved' | 'kept-done' }
+  | { kind: 'malformed'; code: 'malformed-message'; message: string };
+
+/** Dependencies of {@link scrape}. */
+export interface ScrapeDeps {
+  fetchPage: (url: string, options?: Partial<Config['fetch']>) => Promise<FetchedPage>;
+  extract: (html: string, pageUrl: string) => Article;
+  store: ArticleStore;
+  now: () => Date;
+  config: Pick<Config, 'freshnessWindowMs' | 'fetch'>;
+}
+
+type BeginDecision = { action: 'skip'; reason: 'fresh' | 'already-resolved' } | { action: 'fetch'; attempts: number };
+
+function isTerminal(article: ArticleRecord): boolean {
+  return article.status === 'done' || article.status === 'failed';
+}
+
+/**
+ * Decides, from the stored article, whether a delivery needs a fetch, and counts it. Pure: runs
+ * inside a transaction that may be retried.
+ */
+export function beginDelivery(current: ArticleRecord | null, delivery: Delivery, now: Date, freshnessWindowMs: number): ArticleChange<BeginDecision> {
+  if (current !== null && current.status === 'done' && current.scrapedAt !== null && now.getTime() - current.scrapedAt.getTime() < freshnessWindowMs) {
+    return { next: null, result: { action: 'skip', reason: 'fresh' } };
+  }
+  if (current !== null && isTerminal(current) && delivery.publishTime !== null && current.terminalAt !== null && current.terminalAt.getTime() >= delivery.publishTime.getTime()) {
+    return { next: null, result: { action: 'skip', reason: 'already-resolved' } };
+  }
+  const base = current ?? queuedArticle(delivery.message, now);
+  // A terminal article asked for again (re-submitted after a failure, or stale) starts a new round.
+  const newRound = isTerminal(base);
+  const stored = newRound ? 0 : base.attempts;
+  const attempts = Math.max(stored + 1, delivery.deliveryAttempt ?? 0);
+  // A `done` article being refreshed stays `done` (its data is still the best we have).
+  const status = base.status === 'done' ? 'done' : 'queued';
+  const next: ArticleRecord = { ...base, status, attempts, updatedAt: now, ...(newRound ? { lastError: null } : {}) };
+  return { next, result: { action: 'fetch', attempts } };
+}
+
+/** Records a successful scrape. A newer scrape replaces an older one, whatever the status. */
+export function completeDone(current: ArticleRecord | null, delivery: Delivery, page: FetchedPage, article: Article, now: Date): ArticleChange<number> {
+  const base = current ?? queuedArticle(delivery.message, now);
+  const next: ArticleRecord = {
+    ...base,
+    ...fieldsFromArticle(article),
+    status: 'done',
+    finalUrl: page.finalUrl,
+    lastError: null,
+    scrapedAt: now,
+    terminalAt: now,
+    updatedAt: now,
+  };
+  return { next, result: next.attempts };
+}
+
+/** Records a permanent failure, unless the article is `done` (a success is never undone). */
+export function completeFailed(current: ArticleRecord | null, delivery: Delivery, error: { code: string; message: string }, now: Date): ArticleChange<{ attempts: number; keptDone: boolean }> {
+  if (current?.status === 'done') return { next: null, result: { attempts: current.attempts, keptDone: true } };
+  const base = current ?? queuedArticle(delivery.message, now);
+  const next: ArticleRecord = { ...base, status: 'failed', lastError: { code: error.code, message: error.message, at: now }, terminalAt: now, updatedAt: now };
+  return { next, result: { attempts: next.attempts, keptDone: false } };
+}
+
+/** Records the error of a delivery that will be retried, on an article still `queued`. */
+export function recordRetry(current: ArticleRecord | null, error: { code: string; message: string }, now: Date): ArticleChange<number | null> {
+  if (current === null || current.status !== 'queued') return { next: null, result: current?.attempts ?? null };
+  return { next: { ...current, lastError: { code: error.code, message: error.message, at: now }, updatedAt: now }, result: current.attempts };
+}
+
+/** A failure worth a retry: the site or our storage may answer later. */
+class TransientFailure extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly httpStatus: 429 | 503 = 503,
+  ) {
+    super(message);
+  }
+}
+
+/** A failure no retry can fix. */
+class PermanentFailure extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function classifyError(error: unknown): { permanent: false; failure: TransientFailure } | { permanent: true; code: string; message: string } {
+  if (error instanceof FetchError) {
+    if (!error.retryable) return { permanent: true, code: error.code, message: error.message };
+    return { permanent: false, failure: new TransientFailure(error.code, error.message, error.code === 'http-429' ? 429 : 503) };
+  }
+  if (error instanceof TransientFailure) return { permanent: false, failure: error };
+  if (error instanceof PermanentFailure) return { permanent: true, code: error.code, message: error.message };
+  if (isTransientStorageError(error)) {
+    return { permanent: false, failure: new TransientFailure('storage-unavailable', `Firestore is unavailable (${describe(error)}); the delivery will be retried.`) };
+  }
+  // An error we don't know: retrying is bounded by the dead-letter policy, dropping is not reversible.
+  return { permanent: false, failure: new TransientFailure('internal-error', `Unexpected error: ${describe(error)}`) };
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Handles one push delivery of the URL subscription: decode, decide, fetch, extract, record.
+ * Never throws; every path ends in an outcome.
+ */
+export async function scrape(body: unknown, deps: ScrapeDeps): Promise<ScrapeOutcome> {
+  let delivery: Delivery;
+  try {
+    delivery = decodePushEnvelope(body);
+  } catch (error) {
+    return { kind: 'malformed', code: 'malformed-message', message: describe(error) };
+  }
+  const { store, now } = deps;
+  const key = delivery.message.urlKey;
+  let attempts: number | null = null;
+  try {
+    const decision = await store.updateArticle(key, (current) => beginDelivery(current, delivery, now(), deps.config.freshnessWindowMs));
+    if (decision.action === 'skip') return { kind: 'skipped', delivery, reason: decision.reason };
+    attempts = decision.attempts;
+
+    let page: FetchedPage;
+    let article: Article;
+    try {
+      page = await deps.fetchPage(delivery.message.canonicalUrl, deps.config.fetch);
+      try {
+        article = deps.extract(page.html, page.finalUrl);
+      } catch (error) {
+        // extractArticle promises never to throw; if it does, a retry would throw again.
+        throw new PermanentFailure('extract-failed', `The page could not be read as an article: ${describe(error)}`);
+      }
+    } catch (error) {
+      const classified = classifyError(error);
+      if (!classified.permanent) throw classified.failure;
+      const failed = await store.updateArticle(key, (current) => completeFailed(current, delivery, classified, now()));
+      if (failed.keptDone) return { kind: 'skipped', delivery, reason: 'kept-done' };
+      return { kind: 'failed', delivery, attempts: failed.attempts, code: classified.code, message: classified.message, keptDone: false };
+    }
+    const finalAttempts = await store.updateArticle(key, (current) => completeDone(current, delivery, page, article, now()));
+    return { kind: 'done', delivery, attempts: finalAttempts, finalUrl: page.finalUrl, title: article.title };
+  } catch (error) {
+    const classified = classifyError(error);
+    const failure = classified.permanent ? new TransientFailure(classified.code, classified.message) : classified.failure;
+    try {
+      attempts = await store.updateArticle(key, (current) => recordRetry(current, failure, now()));
+    } catch {
+      // Storage is what failed, most likely; the redelivery will record the attempt.
+    }
+    return { kind: 'retry', delivery, attempts, code: failure.code, message: failure.message, httpStatus: failure.httpStatus };
+  }
+}
+
+/** What the dead-letter recorder did. */
+export type DeadLetterOutcome =
+  | { kind: 'failed'; delivery: Delivery; attempts: number; lastError: ErrorRecord }
+  | { kind: 'skipped'; delivery: Delivery; reason: 'kept-done' | 'already-resolved' }
+  | { kind: 'retry'; delivery: Delivery; code: string; message: string }
+  | { kind: 'malformed'; code: 'malformed-message'; message: string };
+
+/** Attributes Pub/Sub adds to a dead-lettered message. */
+export const deadLetterAttributes = {
+  deliveryCount: 'CloudPubSubDeadLetterSourceDeliveryCount',
+  sourcePublishTime: 'CloudPubSubDeadLetterSourceTopicPublishTime',
+} as const;
+
+/**
+ * Marks a dead-lettered article `failed` with code `dead-lettered`, keeping the last error seen as
+ * its cause. Never overwrites `done`, nor a result reached after the message was first published.
+ */
+export function deadLetterChange(current: ArticleRecord | null, delivery: Delivery, now: Date): ArticleChange<DeadLetterOutcome> {
+  if (current?.status === 'done') return { next: null, result: { kind: 'skipped', delivery, reason: 'kept-done' } };
+  const sourcePublished = parseTime(delivery.attributes[deadLetterAttributes.sourcePublishTime]);
+  if (current?.status === 'failed' && current.terminalAt !== null && sourcePublished !== null && current.terminalAt.getTime() >= sourcePublished.getTime()) {
+    return { next: null, result: { kind: 'skipped', delivery, reason: 'already-resolved' } };
+  }
+  const base = current ?? queuedArticle(delivery.message, now);
+  const count = Number(delivery.attributes[deadLetterAttributes.deliveryCount]);
+  const attempts = Number.isInteger(count) && count > 0 ? count : base.attempts;
+  const cause = base.lastError === null ? null : { code: base.lastError.code, message: base.lastError.message, at: base.lastError.at };
+  const lastError: ErrorRecord = {
+    code: 'dead-lettered',
+    message:
+      cause === null
+        ? `Gave up after ${attempts} delivery attempts; no error was recorded (the scraper may have timed out).`
+        : `Gave up after ${attempts} delivery attempts; the last error was ${cause.code}: ${cause.message}`,
+    at: now,
+    cause,
+  };
+  const next: ArticleRecord = { ...base, status: 'failed', attempts, lastError, terminalAt: now, updatedAt: now };
+  return { next, result: { kind: 'failed', delivery, attempts, lastError } };
+}
+
+/** Handles one push delivery of the dead-letter subscription. Never throws. */
+export async function recordDeadLetter(body: unknown, deps: Pick<ScrapeDeps, 'store' | 'now'>): Promise<DeadLetterOutcome> {
+  let delivery: Delivery;
+  try {
+    delivery = decodePushEnvelope(body);
+  } catch (error) {
+    return { kind: 'malformed', code: 'malformed-message', message: describe(error) };
+  }
+  try {
+    return await deps.store.updateArticle(delivery.message.urlKey, (current) => deadLetterChange(current, delivery, deps.now()));
+  } catch (error) {
+    const classified = classifyError(error);
+    const failure = classified.permanent ? { code: classified.code, message: classified.message } : classified.failure;
+    return { kind: 'retry', delivery, code: failure.code, message: failure.message };
+  }
+}

@@ -1,0 +1,341 @@
+/**
+ * Firestore records: `articles/{urlKey}` (one per canonical URL) and `portfolios/{portfolioId}`.
+ *
+ * The store only reads and writes; what to write is decided by pure functions in scrape.ts, which
+ * {@link ArticleStore.updateArticle} runs inside a transaction. On the real Firestore a transaction
+ * from the server client holds its read until commit, so a concurrent or late delivery cannot
+ * overwrite a `done` article it did not see.
+ */
+import { Firestore, Timestamp, type DocumentData, type DocumentReference } from '@google-cloud/firestore';
+import type { Article } from './extract/types';
+import { collections } from './topology';
+
+/** Where an article is in its life. `queued` until the scraper or the dead-letter recorder decides. */
+export type ArticleStatus = 'queued' | 'done' | 'failed';
+
+/** An error recorded on an article: a stable code and a sentence a person can act on. */
+export interface ErrorRecord {
+  code: string;
+  message: string;
+  at: Date;
+  /** For `dead-lettered`: the error of the last delivery, if one was recorded. */
+  cause?: { code: string; message: string; at: Date } | null;
+}
+
+/**
+ * The fields extracted from the page (see extract/types.ts), stored at the top level of the article.
+ * The page's own canonical URL is renamed (ours is `canonicalUrl`); counts are null until `done`.
+ */
+export type ArticleFields = Omit<Article, 'canonicalUrl' | 'wordCount' | 'readingTimeMinutes'> & {
+  /** The canonical URL the page declares. */
+  declaredCanonicalUrl: string | null;
+  wordCount: number | null;
+  readingTimeMinutes: number | null;
+};
+
+/** `articles/{urlKey}`. */
+export interface ArticleRecord extends ArticleFields {
+  /** The URL as first submitted. */
+  url: string;
+  canonicalUrl: string;
+  urlKey: string;
+  /** The URL the HTML came from, after redirects. */
+  finalUrl: string | null;
+  status: ArticleStatus;
+  /** Deliveries of the current round (a round starts when the article is queued or re-queued). */
+  attempts: number;
+  lastError: ErrorRecord | null;
+  /** When the page was last fetched successfully. */
+  scrapedAt: Date | null;
+  /** When the article last became `done` or `failed`; submissions published earlier are satisfied. */
+  terminalAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** `portfolios/{portfolioId}`. One document: 1,000 URLs of at most 2,048 characters plus keys fit well
+ * under Firestore's 1 MiB limit in practice; the API refuses a portfolio whose URLs would not. */
+export interface PortfolioRecord {
+  portfolioId: string;
+  name: string | null;
+  createdAt: Date;
+  /** Canonical URLs, in submission order, without duplicates. */
+  urls: string[];
+  /** `urlKey` of each entry of `urls`. */
+  urlKeys: string[];
+}
+
+/** What the API asks to be queued. */
+export interface QueuedUrl {
+  url: string;
+  canonicalUrl: string;
+  urlKey: string;
+}
+
+/** The result of a transactional change: the record to write (null = write nothing) and a value. */
+export interface ArticleChange<T> {
+  next: ArticleRecord | null;
+  result: T;
+}
+
+/** Storage operations of the pipeline. The Firestore implementation is {@link firestoreStore}. */
+export interface ArticleStore {
+  /**
+   * Reads the article, calls `change` with it (null when absent) and writes `next`, atomically.
+   * `change` must be pure: it may run more than once when the transaction is retried.
+   */
+  updateArticle<T>(urlKey: string, change: (current: ArticleRecord | null) => ArticleChange<T>): Promise<T>;
+  getArticle(urlKey: string): Promise<ArticleRecord | null>;
+  /** Articles in the order of `urlKeys` (null where absent), read with one getAll. */
+  getArticles(urlKeys: string[]): Promise<(ArticleRecord | null)[]>;
+  /**
+   * Creates a `queued` article for each URL that has none; never touches an existing one (a `done`
+   * article stays `done`). Returns the keys it created.
+   */
+  enqueueArticles(items: QueuedUrl[], now: Date): Promise<Set<string>>;
+  createPortfolio(portfolio: PortfolioRecord): Promise<void>;
+  getPortfolio(portfolioId: string): Promise<PortfolioRecord | null>;
+  /** Rewrites the portfolio's URL list (after some URLs could not be queued). */
+  setPortfolioUrls(portfolioId: string, urls: string[], urlKeys: string[]): Promise<void>;
+  /** A new random portfolio id. */
+  newPortfolioId(): string;
+}
+
+/** A blank extracted-fields block, for articles not yet scraped. */
+export function emptyFields(): ArticleFields {
+  return {
+    title: null,
+    publishedAt: null,
+    publishedAtRaw: null,
+    modifiedAt: null,
+    outline: [],
+    summary: null,
+    wordCount: null,
+    readingTimeMinutes: null,
+    bannerImage: null,
+    declaredCanonicalUrl: null,
+    siteName: null,
+    author: null,
+    language: null,
+    description: null,
+  };
+}
+
+/** The stored fields of an extracted article. */
+export function fieldsFromArticle(article: Article): ArticleFields {
+  return {
+    title: article.title,
+    publishedAt: article.publishedAt,
+    publishedAtRaw: article.publishedAtRaw,
+    modifiedAt: article.modifiedAt,
+    outline: article.outline,
+    summary: article.summary,
+    wordCount: article.wordCount,
+    readingTimeMinutes: article.readingTimeMinutes,
+    bannerImage: article.bannerImage,
+    declaredCanonicalUrl: article.canonicalUrl,
+    siteName: article.siteName,
+    author: article.author,
+    language: article.language,
+    description: article.description,
+  };
+}
+
+/** A new `queued` article. */
+export function queuedArticle(item: QueuedUrl, now: Date): ArticleRecord {
+  return {
+    url: item.url,
+    canonicalUrl: item.canonicalUrl,
+    urlKey: item.urlKey,
+    finalUrl: null,
+    status: 'queued',
+    attempts: 0,
+    lastError: null,
+    scrapedAt: null,
+    terminalAt: null,
+    createdAt: now,
+    updatedAt: now,
+    ...emptyFields(),
+  };
+}
+
+// gRPC status codes that say "try again later" rather than "this request is wrong".
+const TRANSIENT_STORAGE_CODES = new Set([1 /* CANCELLED */, 4 /* DEADLINE_EXCEEDED */, 8 /* RESOURCE_EXHAUSTED */, 10 /* ABORTED */, 13 /* INTERNAL */, 14 /* UNAVAILABLE */]);
+const ALREADY_EXISTS = 6;
+
+/** True for a Firestore (gRPC) error that may succeed when retried. */
+export function isTransientStorageError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'number' && TRANSIENT_STORAGE_CODES.has(code);
+}
+
+function isAlreadyExists(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === ALREADY_EXISTS;
+}
+
+function toDate(value: unknown): Date | null {
+  if (value instanceof Timestamp) return value.toDate();
+  if (value instanceof Date) return value;
+  return null;
+}
+
+function str(value: unknown): string | null {
+  return typeof value === 'string' ? value : null;
+}
+
+function num(value: unknown): number | null {
+  return typeof value === 'number' && Number.isFinite(value) ? value : null;
+}
+
+function errorFrom(value: unknown): ErrorRecord | null {
+  if (value === null || typeof value !== 'object') return null;
+  const data = value as Record<string, unknown>;
+  const code = str(data.code);
+  const message = str(data.message);
+  if (code === null || message === null) return null;
+  const record: ErrorRecord = { code, message, at: toDate(data.at) ?? new Date(0) };
+  if ('cause' in data) {
+    const cause = errorFrom(data.cause);
+    record.cause = cause === null ? null : { code: cause.code, message: cause.message, at: cause.at };
+  }
+  return record;
+}
+
+/** Reads a stored article, tolerating missing fields (older or hand-written documents). */
+export function articleFromData(urlKey: string, data: DocumentData): ArticleRecord {
+  const status = data.status === 'done' || data.status === 'failed' ? data.status : 'queued';
+  const fields = emptyFields();
+  return {
+    url: str(data.url) ?? str(data.canonicalUrl) ?? '',
+    canonicalUrl: str(data.canonicalUrl) ?? '',
+    urlKey,
+    finalUrl: str(data.finalUrl),
+    status,
+    attempts: num(data.attempts) ?? 0,
+    lastError: errorFrom(data.lastError),
+    scrapedAt: toDate(data.scrapedAt),
+    terminalAt: toDate(data.terminalAt),
+    createdAt: toDate(data.createdAt) ?? new Date(0),
+    updatedAt: toDate(data.updatedAt) ?? new Date(0),
+    title: str(data.title),
+    publishedAt: str(data.publishedAt),
+    publishedAtRaw: str(data.publishedAtRaw),
+    modifiedAt: str(data.modifiedAt),
+    outline: Array.isArray(data.outline) ? data.outline.filter((entry): entry is string => typeof entry === 'string') : fields.outline,
+    summary: str(data.summary),
+    wordCount: num(data.wordCount),
+    readingTimeMinutes: num(data.readingTimeMinutes),
+    bannerImage: str(data.bannerImage),
+    declaredCanonicalUrl: str(data.declaredCanonicalUrl),
+    siteName: str(data.siteName),
+    author: str(data.author),
+    language: str(data.language),
+    description: str(data.description),
+  };
+}
+
+function portfolioFromData(portfolioId: string, data: DocumentData): PortfolioRecord {
+  const strings = (value: unknown): string[] => (Array.isArray(value) ? value.filter((entry): entry is string => typeof entry === 'string') : []);
+  return {
+    portfolioId,
+    name: str(data.name),
+    createdAt: toDate(data.createdAt) ?? new Date(0),
+    urls: strings(data.urls),
+    urlKeys: strings(data.urlKeys),
+  };
+}
+
+/** The stored form: the record minus the key (it is the document id). Dates become Timestamps. */
+function articleData(record: ArticleRecord): DocumentData {
+  const { urlKey: _urlKey, ...data } = record;
+  return data;
+}
+
+// Firestore allows 500 writes per batch.
+const BATCH_LIMIT = 500;
+
+/** The pipeline's storage on Firestore; collection names get `prefix` (tests use a unique one). */
+export function firestoreStore(firestore: Firestore, prefix = ''): ArticleStore {
+  const articles = firestore.collection(`${prefix}${collections.articles}`);
+  const portfolios = firestore.collection(`${prefix}${collections.portfolios}`);
+  const articleRef = (urlKey: string): DocumentReference => articles.doc(urlKey);
+
+  async function createEach(refs: { ref: DocumentReference; record: ArticleRecord }[], created: Set<string>): Promise<void> {
+    await Promise.all(
+      refs.map(async ({ ref, record }) => {
+        try {
+          await ref.create(articleData(record));
+          created.add(record.urlKey);
+        } catch (error) {
+          if (!isAlreadyExists(error)) throw error;
+        }
+      }),
+    );
+  }
+
+  return {
+    async updateArticle(urlKey, change) {
+      const ref = articleRef(urlKey);
+      return firestore.runTransaction(async (transaction) => {
+        const snapshot = await transaction.get(ref);
+        const current = snapshot.exists ? articleFromData(urlKey, snapshot.data() ?? {}) : null;
+        const { next, result } = change(current);
+        if (next !== null) transaction.set(ref, articleData(next));
+        return result;
+      });
+    },
+
+    async getArticle(urlKey) {
+      const snapshot = await articleRef(urlKey).get();
+      return snapshot.exists ? articleFromData(urlKey, snapshot.data() ?? {}) : null;
+    },
+
+    async getArticles(urlKeys) {
+      if (urlKeys.length === 0) return [];
+      const snapshots = await firestore.getAll(...urlKeys.map(articleRef));
+      return snapshots.map((snapshot, index) => (snapshot.exists ? articleFromData(urlKeys[index] ?? snapshot.id, snapshot.data() ?? {}) : null));
+    },
+
+    async enqueueArticles(items, now) {
+      const created = new Set<string>();
+      if (items.length === 0) return created;
+      // Read first so the common case (mostly new URLs) is a few batched creates, not one RPC per URL.
+      const snapshots = await firestore.getAll(...items.map((item) => articleRef(item.urlKey)));
+      const missing = items
+        .filter((_item, index) => !snapshots[index]?.exists)
+        .map((item) => ({ ref: articleRef(item.urlKey), record: queuedArticle(item, now) }));
+      for (let start = 0; start < missing.length; start += BATCH_LIMIT) {
+        const chunk = missing.slice(start, start + BATCH_LIMIT);
+        const batch = firestore.batch();
+        for (const { ref, record } of chunk) batch.create(ref, articleData(record));
+        try {
+          await batch.commit();
+          for (const { record } of chunk) created.add(record.urlKey);
+        } catch (error) {
+          // Someone created one of these meanwhile; the batch failed as a whole, so create one by one.
+          if (!isAlreadyExists(error)) throw error;
+          await createEach(chunk, created);
+        }
+      }
+      return created;
+    },
+
+    async createPortfolio(portfolio) {
+      const { portfolioId, ...data } = portfolio;
+      await portfolios.doc(portfolioId).create(data);
+    },
+
+    async getPortfolio(portfolioId) {
+      const snapshot = await portfolios.doc(portfolioId).get();
+      return snapshot.exists ? portfolioFromData(portfolioId, snapshot.data() ?? {}) : null;
+    },
+
+    async setPortfolioUrls(portfolioId, urls, urlKeys) {
+      await portfolios.doc(portfolioId).update({ urls, urlKeys });
+    },
+
+    newPortfolioId() {
+      return portfolios.doc().id;
+    },
+  };
+}

@@ -1,0 +1,153 @@
+/**
+ * In-memory stand-ins for the pipeline's dependencies, for unit tests of the pure-ish domain code.
+ */
+import type { Article } from '../../functions/src/extract/types';
+import { FetchError, type FetchedPage } from '../../functions/src/fetch/types';
+import type { Delivery, UrlMessage } from '../../functions/src/scrape';
+import { queuedArticle, type ArticleRecord, type ArticleStore, type PortfolioRecord } from '../../functions/src/store';
+import { canonicalizeUrl } from '../../functions/src/urls';
+
+/** An ArticleStore over Maps. `failNext` makes the next operations throw the given error. */
+export class MemoryStore implements ArticleStore {
+  readonly articles = new Map<string, ArticleRecord>();
+  readonly portfolios = new Map<string, PortfolioRecord>();
+  private failures: unknown[] = [];
+  private nextId = 1;
+
+  failNext(...errors: unknown[]): void {
+    this.failures.push(...errors);
+  }
+
+  private maybeFail(): void {
+    if (this.failures.length > 0) throw this.failures.shift();
+  }
+
+  async updateArticle<T>(urlKey: string, change: (current: ArticleRecord | null) => { next: ArticleRecord | null; result: T }): Promise<T> {
+    this.maybeFail();
+    const current = this.articles.get(urlKey);
+    const { next, result } = change(current === undefined ? null : structuredClone(current));
+    if (next !== null) this.articles.set(urlKey, structuredClone(next));
+    return result;
+  }
+
+  async getArticle(urlKey: string): Promise<ArticleRecord | null> {
+    this.maybeFail();
+    return this.articles.get(urlKey) ?? null;
+  }
+
+  async getArticles(urlKeys: string[]): Promise<(ArticleRecord | null)[]> {
+    this.maybeFail();
+    return urlKeys.map((key) => this.articles.get(key) ?? null);
+  }
+
+  async enqueueArticles(items: { url: string; canonicalUrl: string; urlKey: string }[], now: Date): Promise<Set<string>> {
+    this.maybeFail();
+    const created = new Set<string>();
+    for (const item of items) {
+      if (!this.articles.has(item.urlKey)) {
+        this.articles.set(item.urlKey, queuedArticle(item, now));
+        created.add(item.urlKey);
+      }
+    }
+    return created;
+  }
+
+  async createPortfolio(portfolio: PortfolioRecord): Promise<void> {
+    this.maybeFail();
+    this.portfolios.set(portfolio.portfolioId, structuredClone(portfolio));
+  }
+
+  async getPortfolio(portfolioId: string): Promise<PortfolioRecord | null> {
+    this.maybeFail();
+    return this.portfolios.get(portfolioId) ?? null;
+  }
+
+  async setPortfolioUrls(portfolioId: string, urls: string[], urlKeys: string[]): Promise<void> {
+    const portfolio = this.portfolios.get(portfolioId);
+    if (portfolio) this.portfolios.set(portfolioId, { ...portfolio, urls, urlKeys });
+  }
+
+  newPortfolioId(): string {
+    return `portfolio${this.nextId++}`;
+  }
+}
+
+/** A gRPC-style error as the Firestore client throws it. */
+export function grpcError(code: number, message = `grpc code ${code}`): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+/** The message the API would publish for `url`. */
+export function urlMessage(url: string, portfolioId = 'p1'): UrlMessage {
+  const result = canonicalizeUrl(url);
+  if (!result.ok) throw new Error(`test URL ${url} is not acceptable: ${result.message}`);
+  return { url, canonicalUrl: result.canonicalUrl, urlKey: result.urlKey, portfolioId };
+}
+
+/** A push envelope as Pub/Sub sends it. */
+export function pushBody(
+  message: unknown,
+  options: { messageId?: string; publishTime?: Date; deliveryAttempt?: number; attributes?: Record<string, string> } = {},
+): Record<string, unknown> {
+  return {
+    subscription: 'projects/test/subscriptions/article-urls-scraper',
+    message: {
+      data: Buffer.from(typeof message === 'string' ? message : JSON.stringify(message)).toString('base64'),
+      attributes: options.attributes ?? {},
+      messageId: options.messageId ?? 'm-1',
+      publishTime: (options.publishTime ?? new Date('2026-01-01T00:00:00Z')).toISOString(),
+    },
+    ...(options.deliveryAttempt === undefined ? {} : { deliveryAttempt: options.deliveryAttempt }),
+  };
+}
+
+/** A decoded delivery for the pure decision functions. */
+export function delivery(url: string, options: { publishTime?: Date | null; deliveryAttempt?: number | null; attributes?: Record<string, string> } = {}): Delivery {
+  return {
+    message: urlMessage(url),
+    messageId: 'm-1',
+    publishTime: options.publishTime === undefined ? new Date('2026-01-01T00:00:00Z') : options.publishTime,
+    deliveryAttempt: options.deliveryAttempt ?? null,
+    attributes: options.attributes ?? {},
+  };
+}
+
+/** A fetched page. */
+export function page(url: string, html = '<html><head><title>T</title></head><body><p>text</p></body></html>'): FetchedPage {
+  return { requestedUrl: url, finalUrl: url, status: 200, contentType: 'text/html', charset: 'utf-8', html, bytes: html.length, redirects: 0, durationMs: 1 };
+}
+
+/** An extracted article with a title and the rest empty. */
+export function article(title: string): Article {
+  return {
+    title,
+    publishedAt: '2026-01-02T00:00:00.000Z',
+    publishedAtRaw: '2 January 2026',
+    modifiedAt: null,
+    outline: ['One', 'Two'],
+    summary: null,
+    wordCount: 600,
+    readingTimeMinutes: 3,
+    bannerImage: 'https://example.com/banner.jpg',
+    canonicalUrl: null,
+    siteName: null,
+    author: null,
+    language: 'en',
+    description: null,
+  };
+}
+
+/** A fetchPage that answers from a script: each call takes the next entry (a page or a FetchError). */
+export function scriptedFetch(...script: (FetchedPage | FetchError)[]): { fetchPage: (url: string) => Promise<FetchedPage>; calls: string[] } {
+  const calls: string[] = [];
+  return {
+    calls,
+    fetchPage: async (url: string) => {
+      calls.push(url);
+      const next = script.shift();
+      if (next === undefined) throw new Error('fetchPage called more often than the test expected');
+      if (next instanceof FetchError) throw next;
+      return next;
+    },
+  };
+}

@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { Firestore } from '@google-cloud/firestore';
+import { startFirestoreEmulator, type FirestoreEmulator } from '../../emulator/firestore';
+import { parseConfig } from '../../functions/src/config';
+import { recordDeadLetter, scrape } from '../../functions/src/scrape';
+import { firestoreStore, queuedArticle, type ArticleStore } from '../../functions/src/store';
+import { FetchError } from '../../functions/src/fetch/types';
+import { article, page, pushBody, scriptedFetch, urlMessage } from './fakes';
+
+process.env.METADATA_SERVER_DETECTION ??= 'none';
+
+describe('firestoreStore (embedded Firestore emulator)', () => {
+  let emulator: FirestoreEmulator;
+  let firestore: Firestore;
+  let store: ArticleStore;
+  let prefix = '';
+  let run = 0;
+  const now = new Date('2026-02-01T10:00:00Z');
+
+  before(async () => {
+    emulator = await startFirestoreEmulator({ kind: 'embedded' });
+    firestore = new Firestore({ projectId: 'store-test', host: emulator.host, ssl: false, ignoreUndefinedProperties: true });
+  });
+
+  after(async () => {
+    await firestore?.terminate();
+    await emulator?.stop();
+  });
+
+  beforeEach(() => {
+    prefix = `t${++run}_`;
+    store = firestoreStore(firestore, prefix);
+  });
+
+  it('creates queued articles only where none exist, leaving a done one as it is', async () => {
+    const a = urlMessage('https://example.com/a');
+    const b = urlMessage('https://example.com/b');
+    await store.updateArticle(a.urlKey, () => ({ next: { ...queuedArticle(a, now), status: 'done', title: 'Done already' }, result: null }));
+    const created = await store.enqueueArticles([a, b], now);
+    assert.deepEqual([...created], [b.urlKey]);
+    const [storedA, storedB, missing] = await store.getArticles([a.urlKey, b.urlKey, 'f'.repeat(64)]);
+    assert.equal(storedA?.status, 'done');
+    assert.equal(storedA?.title, 'Done already');
+    assert.equal(storedB?.status, 'queued');
+    assert.equal(storedB?.canonicalUrl, 'https://example.com/b');
+    assert.equal(storedB?.createdAt.toISOString(), now.toISOString());
+    assert.equal(missing, null);
+    assert.equal((await firestore.collection(`${prefix}articles`).doc(b.urlKey).get()).get('status'), 'queued');
+  });
+
+  it('stores portfolios and reads them back', async () => {
+    const id = store.newPortfolioId();
+    await store.createPortfolio({ portfolioId: id, name: 'Mine', createdAt: now, urls: ['https://example.com/a'], urlKeys: ['k'] });
+    const portfolio = await store.getPortfolio(id);
+    assert.deepEqual(portfolio, { portfolioId: id, name: 'Mine', createdAt: now, urls: ['https://example.com/a'], urlKeys: ['k'] });
+    await store.setPortfolioUrls(id, [], []);
+    assert.deepEqual((await store.getPortfolio(id))?.urls, []);
+    assert.equal(await store.getPortfolio('nope'), null);
+  });
+
+  it('keeps a scraped article, and a dead-lettered one with its cause, through a Firestore round trip', async () => {
+    const done = urlMessage('https://example.com/done');
+    const dead = urlMessage('https://example.com/dead');
+    await store.enqueueArticles([done, dead], now);
+    const fetch = scriptedFetch(page(done.canonicalUrl), new FetchError('http-500', 'The site answered 500.', true));
+    const deps = { fetchPage: fetch.fetchPage, extract: () => article('Stored title'), store, now: () => now, config: parseConfig({}) };
+    assert.equal((await scrape(pushBody(done), deps)).kind, 'done');
+    assert.equal((await scrape(pushBody(dead, { messageId: 'm-2' }), deps)).kind, 'retry');
+    const recorded = await recordDeadLetter(pushBody(dead, { attributes: { CloudPubSubDeadLetterSourceDeliveryCount: '5' } }), deps);
+    assert.equal(recorded.kind, 'failed');
+
+    const storedDone = await store.getArticle(done.urlKey);
+    assert.equal(storedDone?.status, 'done');
+    assert.equal(storedDone?.title, 'Stored title');
+    assert.deepEqual(storedDone?.outline, ['One', 'Two']);
+    assert.equal(storedDone?.scrapedAt?.toISOString(), now.toISOString());
+    const storedDead = await store.getArticle(dead.urlKey);
+    assert.equal(storedDead?.status, 'failed');
+    assert.equal(storedDead?.attempts, 5);
+    assert.equal(storedDead?.lastError?.code, 'dead-lettered');
+    assert.equal(storedDead?.lastError?.cause?.code, 'http-500');
+    assert.equal(storedDead?.lastError?.cause?.at.toISOString(), now.toISOString());
+  });
+});
