@@ -1,0 +1,206 @@
+/**
+ * The stack's configuration: every `pulumi config` key, its default and its validation, in one
+ * place. Nothing is created before this has passed, so a typo fails `pulumi preview` at once with
+ * the key's name instead of half-way through `pulumi up` with a provider error.
+ */
+import { ConfigError, parseConfig } from '../functions/src/config';
+import { topology, type RetryBackoff } from '../functions/src/topology';
+
+/** Why the program refused to run: `invalid-config` (a config key) or `missing-build` (no compiled code). */
+export type InfraErrorCode = 'invalid-config' | 'missing-build';
+
+/** Thrown before any resource is declared; `key` names the `pulumi config` key to fix, when there is one. */
+export class InfraError extends Error {
+  constructor(
+    readonly code: InfraErrorCode,
+    message: string,
+    readonly key?: string,
+  ) {
+    super(key === undefined ? message : `${key}: ${message}`);
+    this.name = 'InfraError';
+  }
+}
+
+/** Sizing shared by the three functions. */
+export interface FunctionSizing {
+  /** Memory per instance, e.g. `512Mi`. */
+  memory: string;
+  /** Upper bound on instances per function (also caps what a flood of URLs can cost). */
+  maxInstances: number;
+  /** Requests one instance serves at once. */
+  concurrency: number;
+}
+
+/** The validated settings the program builds from. */
+export interface InfraSettings {
+  /** Google Cloud project id (`gcp:project`). */
+  project: string;
+  /** Region of the functions and the source bucket (`gcp:region`). */
+  region: string;
+  /** Firestore location (a region or a multi-region such as `eur3`). */
+  firestoreLocation: string;
+  maxDeliveryAttempts: number;
+  backoff: RetryBackoff;
+  ackDeadlineSeconds: number;
+  /** Timeouts of the three functions, in seconds. */
+  timeouts: { api: number; scraper: number; recorder: number };
+  sizing: FunctionSizing;
+  /** Whether anyone on the internet may call the API (grants `allUsers` run.invoker). */
+  publicApi: boolean;
+  /** Members (e.g. `user:ana@example.com`) allowed to call the private API. */
+  apiInvokers: string[];
+  /** Directory `npm run build` writes to, relative to the repository root unless absolute. */
+  sourceDir: string;
+  /** Environment of every function, exactly what `parseConfig` reads. */
+  functionEnv: Record<string, string>;
+}
+
+/** Where settings come from: the program's own namespace and the gcp provider's (`gcp:*`). */
+export interface ConfigSource {
+  app(key: string): string | undefined;
+  gcp(key: string): string | undefined;
+}
+
+/** Memory sizes offered; all of them run with one vCPU, which concurrency above 1 requires. */
+export const MEMORY_SIZES = ['256Mi', '512Mi', '1Gi', '2Gi', '4Gi'] as const;
+
+function invalid(key: string, message: string): InfraError {
+  return new InfraError('invalid-config', message, key);
+}
+
+function integer(source: ConfigSource, key: string, fallback: number, min: number, max: number): number {
+  const raw = source.app(key)?.trim();
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw invalid(key, `expected a whole number from ${min} to ${max}, got "${raw}"`);
+  }
+  return Number(raw);
+}
+
+function boolean(source: ConfigSource, key: string, fallback: boolean): boolean {
+  const raw = source.app(key)?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'true') return true;
+  if (raw === 'false') return false;
+  throw invalid(key, `expected true or false, got "${raw}"`);
+}
+
+/** A list in YAML arrives as JSON text; a plain string is taken as comma-separated. */
+function list(source: ConfigSource, key: string): string[] {
+  const raw = source.app(key)?.trim();
+  if (raw === undefined || raw === '') return [];
+  if (raw.startsWith('[')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      throw invalid(key, `expected a list of strings, got "${raw}"`);
+    }
+    if (!Array.isArray(parsed) || parsed.some((item) => typeof item !== 'string')) {
+      throw invalid(key, `expected a list of strings, got "${raw}"`);
+    }
+    return (parsed as string[]).map((item) => item.trim());
+  }
+  return raw.split(',').map((item) => item.trim()).filter((item) => item !== '');
+}
+
+function required(source: ConfigSource, key: string, pattern: RegExp, shape: string): string {
+  const raw = source.gcp(key)?.trim();
+  if (raw === undefined || raw === '') {
+    throw invalid(`gcp:${key}`, `not set; run \`pulumi config set gcp:${key} <value>\``);
+  }
+  if (!pattern.test(raw)) throw invalid(`gcp:${key}`, `expected ${shape}, got "${raw}"`);
+  return raw;
+}
+
+/** Reads, defaults and validates every key. Throws `InfraError` naming the first bad key. */
+export function readSettings(source: ConfigSource): InfraSettings {
+  const project = required(source, 'project', /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'a project id (6–30 lower-case letters, digits or hyphens)');
+  const region = required(source, 'region', /^[a-z]+-[a-z]+\d+$/, 'a region such as europe-west1');
+
+  const maxDeliveryAttempts = integer(source, 'maxDeliveryAttempts', topology.maxDeliveryAttempts, 5, 100);
+  const backoff: RetryBackoff = {
+    minimumBackoffSeconds: integer(source, 'minimumBackoffSeconds', topology.productionBackoff.minimumBackoffSeconds, 0, 600),
+    maximumBackoffSeconds: integer(source, 'maximumBackoffSeconds', topology.productionBackoff.maximumBackoffSeconds, 0, 600),
+  };
+  if (backoff.minimumBackoffSeconds > backoff.maximumBackoffSeconds) {
+    throw invalid(
+      'minimumBackoffSeconds',
+      `must not exceed maximumBackoffSeconds (${backoff.minimumBackoffSeconds} > ${backoff.maximumBackoffSeconds})`,
+    );
+  }
+
+  // Pub/Sub caps a push acknowledgement deadline at 600 s; the scraper must finish inside it,
+  // or a slow but successful scrape is redelivered while still running.
+  const ackDeadlineSeconds = integer(source, 'ackDeadlineSeconds', topology.ackDeadlineSeconds, 10, 600);
+  const scraperTimeout = integer(source, 'scraperTimeoutSeconds', topology.scraperTimeoutSeconds, 1, 600);
+  if (scraperTimeout >= ackDeadlineSeconds) {
+    throw invalid(
+      'scraperTimeoutSeconds',
+      `must be shorter than ackDeadlineSeconds (${scraperTimeout} ≥ ${ackDeadlineSeconds}), or a slow scrape is delivered twice`,
+    );
+  }
+  const timeouts = { api: topology.apiTimeoutSeconds, scraper: scraperTimeout, recorder: topology.recorderTimeoutSeconds };
+  if (timeouts.recorder >= ackDeadlineSeconds) {
+    throw invalid('ackDeadlineSeconds', `must exceed the recorder's timeout of ${timeouts.recorder} s`);
+  }
+
+  const memory = source.app('functionMemory')?.trim() || '512Mi';
+  if (!(MEMORY_SIZES as readonly string[]).includes(memory)) {
+    throw invalid('functionMemory', `expected one of ${MEMORY_SIZES.join(', ')}, got "${memory}"`);
+  }
+  const sizing: FunctionSizing = {
+    memory,
+    maxInstances: integer(source, 'functionMaxInstances', 10, 1, 1000),
+    concurrency: integer(source, 'functionConcurrency', 16, 1, 1000),
+  };
+
+  const publicApi = boolean(source, 'publicApi', false);
+  const apiInvokers = list(source, 'apiInvokers');
+  for (const member of apiInvokers) {
+    if (member === 'allUsers' || member === 'allAuthenticatedUsers') {
+      throw invalid('apiInvokers', `"${member}" would make the API public; set publicApi to true instead if that is intended`);
+    }
+    if (!/^(user|group|serviceAccount|domain|principal|principalSet):\S+$/.test(member)) {
+      throw invalid('apiInvokers', `expected IAM members such as user:ana@example.com, got "${member}"`);
+    }
+  }
+
+  const freshnessWindowHours = source.app('freshnessWindowHours')?.trim() || '24';
+  const functionEnv: Record<string, string> = {
+    GOOGLE_CLOUD_PROJECT: project,
+    ARTICLE_TOPIC: topology.topic,
+    FRESHNESS_WINDOW_HOURS: freshnessWindowHours,
+  };
+  // Validate the functions' environment with the parser the functions run, so a value they would
+  // reject at cold start is rejected here instead.
+  let functionConfig;
+  try {
+    functionConfig = parseConfig(functionEnv);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    const key = error.variable === 'FRESHNESS_WINDOW_HOURS' ? 'freshnessWindowHours' : error.variable;
+    throw invalid(key, error.message.slice(error.variable.length + 2));
+  }
+  if (scraperTimeout * 1000 <= functionConfig.fetch.timeoutMs) {
+    throw invalid(
+      'scraperTimeoutSeconds',
+      `must exceed the fetch deadline of ${functionConfig.fetch.timeoutMs / 1000} s, or every slow page times the function out`,
+    );
+  }
+
+  return {
+    project,
+    region,
+    firestoreLocation: source.app('firestoreLocation')?.trim() || region,
+    maxDeliveryAttempts,
+    backoff,
+    ackDeadlineSeconds,
+    timeouts,
+    sizing,
+    publicApi,
+    apiInvokers,
+    sourceDir: source.app('sourceDir')?.trim() || 'dist',
+    functionEnv,
+  };
+}

@@ -1,0 +1,197 @@
+/**
+ * The whole deployment: enabled APIs, Firestore, the source archive, the three functions with
+ * their identities, and the queue that connects them. `infra/index.ts` runs it under `pulumi up`;
+ * the tests run it under mocks with different configurations.
+ */
+import * as path from 'node:path';
+import * as gcp from '@pulumi/gcp';
+import * as pulumi from '@pulumi/pulumi';
+import { topology } from '../functions/src/topology';
+import { FunctionService } from './function';
+import { ArticleQueue, type QueueNames } from './queue';
+import { readSettings, type InfraSettings } from './settings';
+import { prepareSource } from './source';
+
+/** Google APIs the stack uses; enabled before anything else is created. */
+export const REQUIRED_SERVICES = [
+  'artifactregistry.googleapis.com',
+  'cloudbuild.googleapis.com',
+  'cloudfunctions.googleapis.com',
+  'firestore.googleapis.com',
+  'iam.googleapis.com',
+  'pubsub.googleapis.com',
+  'run.googleapis.com',
+  'storage.googleapis.com',
+] as const;
+
+/** Names every resource of the queue, from the topology the local stack uses too. */
+export const queueNames: QueueNames = {
+  topic: topology.topic,
+  deadLetterTopic: topology.deadLetterTopic,
+  pushSubscription: topology.pushSubscription,
+  deadLetterSubscription: topology.deadLetterSubscription,
+  deadLetterAuditSubscription: `${topology.deadLetterTopic}-audit`,
+};
+
+/** Function names on Google Cloud (also their Cloud Run service names). */
+export const functionNames = {
+  api: 'portfolio-api',
+  scraper: 'article-scraper',
+  recorder: 'dead-letter-recorder',
+} as const;
+
+/** What `pulumi up` prints and `pulumi stack output` returns. */
+export interface StackOutputs {
+  apiUrl: pulumi.Output<string>;
+  scraperUrl: pulumi.Output<string>;
+  recorderUrl: pulumi.Output<string>;
+  topicName: pulumi.Output<string>;
+  deadLetterTopicName: pulumi.Output<string>;
+  pushSubscriptionName: pulumi.Output<string>;
+  deadLetterSubscriptionName: pulumi.Output<string>;
+  deadLetterAuditSubscriptionName: pulumi.Output<string>;
+}
+
+const REPO_ROOT = path.resolve(__dirname, '..');
+
+/** Settings from `pulumi config` (the program's keys and the gcp provider's). */
+export function settingsFromPulumiConfig(): InfraSettings {
+  const app = new pulumi.Config();
+  const provider = new pulumi.Config('gcp');
+  return readSettings({ app: (key) => app.get(key), gcp: (key) => provider.get(key) });
+}
+
+/** Declares every resource. Throws `InfraError` before declaring anything if the config or build is unusable. */
+export function deployStack(settings: InfraSettings = settingsFromPulumiConfig()): StackOutputs {
+  const source = prepareSource(REPO_ROOT, settings.sourceDir);
+  const { project, region } = settings;
+
+  const services = REQUIRED_SERVICES.map(
+    (service) =>
+      new gcp.projects.Service(`api-${service.split('.')[0]}`, {
+        project,
+        service,
+        // Other things in the project may use these APIs; destroying this stack must not break them.
+        disableOnDestroy: false,
+      }),
+  );
+  const afterServices = { dependsOn: services };
+
+  const projectNumber = gcp.organizations.getProjectOutput({ projectId: project }).apply((found) => found.number);
+
+  // The functions use the "(default)" database. Abandoned on destroy: it holds the portfolios.
+  const database = new gcp.firestore.Database(
+    'firestore',
+    { project, name: '(default)', locationId: settings.firestoreLocation, type: 'FIRESTORE_NATIVE', deletionPolicy: 'ABANDON' },
+    afterServices,
+  );
+
+  const bucket = new gcp.storage.Bucket(
+    'function-sources',
+    {
+      project,
+      name: `${project}-function-sources`,
+      location: region,
+      uniformBucketLevelAccess: true,
+      publicAccessPrevention: 'enforced',
+      forceDestroy: true,
+    },
+    afterServices,
+  );
+  const archive = new gcp.storage.BucketObject('function-source', {
+    bucket: bucket.name,
+    name: source.objectName,
+    source: source.archive,
+  });
+
+  // Builds run as this account rather than the Compute Engine default account, which new
+  // projects no longer grant the roles a build needs.
+  const builder = new gcp.serviceaccount.Account(
+    'functions-builder',
+    { project, accountId: 'functions-builder', displayName: 'Builds the functions' },
+    afterServices,
+  );
+  const builderRole = new gcp.projects.IAMMember('functions-builder-role', {
+    project,
+    role: 'roles/cloudbuild.builds.builder',
+    member: pulumi.interpolate`serviceAccount:${builder.email}`,
+  });
+
+  const common = {
+    project,
+    region,
+    source: { bucket: bucket.name, object: archive.name },
+    buildServiceAccount: builder.name,
+    sizing: settings.sizing,
+    environment: settings.functionEnv,
+  };
+  const functionDeps = { dependsOn: [...services, database, builderRole] };
+
+  const api = new FunctionService(
+    'api',
+    {
+      ...common,
+      functionName: functionNames.api,
+      entryPoint: 'api',
+      description: 'Accepts article URLs and queues one message per URL',
+      accountId: 'portfolio-api',
+      timeoutSeconds: settings.timeouts.api,
+      projectRoles: ['roles/datastore.user'],
+      invokers: settings.publicApi ? ['allUsers', ...settings.apiInvokers] : settings.apiInvokers,
+    },
+    functionDeps,
+  );
+  const scraper = new FunctionService(
+    'scraper',
+    {
+      ...common,
+      functionName: functionNames.scraper,
+      entryPoint: 'scrapeArticle',
+      description: 'Fetches one article and stores what it extracts',
+      accountId: 'article-scraper',
+      timeoutSeconds: settings.timeouts.scraper,
+      projectRoles: ['roles/datastore.user'],
+    },
+    functionDeps,
+  );
+  const recorder = new FunctionService(
+    'recorder',
+    {
+      ...common,
+      functionName: functionNames.recorder,
+      entryPoint: 'recordDeadLetter',
+      description: 'Marks dead-lettered articles as failed',
+      accountId: 'dead-letter-recorder',
+      timeoutSeconds: settings.timeouts.recorder,
+      projectRoles: ['roles/datastore.user'],
+    },
+    functionDeps,
+  );
+
+  const queue = new ArticleQueue(
+    'queue',
+    {
+      project,
+      projectNumber,
+      names: queueNames,
+      maxDeliveryAttempts: settings.maxDeliveryAttempts,
+      backoff: settings.backoff,
+      ackDeadlineSeconds: settings.ackDeadlineSeconds,
+      scraper,
+      recorder,
+      publishers: [api.serviceAccountMember],
+    },
+    afterServices,
+  );
+
+  return {
+    apiUrl: api.url,
+    scraperUrl: scraper.url,
+    recorderUrl: recorder.url,
+    topicName: queue.topic.name,
+    deadLetterTopicName: queue.deadLetterTopic.name,
+    pushSubscriptionName: queue.pushSubscription.name,
+    deadLetterSubscriptionName: queue.deadLetterSubscription.name,
+    deadLetterAuditSubscriptionName: queue.deadLetterAuditSubscription.name,
+  };
+}
