@@ -7,6 +7,7 @@
 import { Transform, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
+import type { BodyLease } from './bodyBudget';
 
 /** Thrown when the body passes the cap. */
 export class BodyTooLarge extends Error {
@@ -82,12 +83,22 @@ function inflateEitherWay(): Transform {
   });
 }
 
+/** What a body read is bounded by. */
+export interface BodyLimits {
+  maxBytes: number;
+  /** Instance-wide memory budget share; the read waits while the budget is spent. */
+  lease?: BodyLease;
+  /** Aborts a wait for the budget (the body stream itself is aborted by undici on the same signal). */
+  signal: AbortSignal;
+}
+
 /**
  * Reads `body` through `decoders` and returns the decoded bytes; throws BodyTooLarge past `maxBytes`
  * (counting both what arrives and what comes out of the decompressors), DecodeFailed for corrupt
  * compressed data, and whatever error the body stream raises (timeouts, aborts, resets).
  */
-export async function readCappedBody(body: Readable, decoders: Transform[], maxBytes: number): Promise<Buffer> {
+export async function readCappedBody(body: Readable, decoders: Transform[], limits: BodyLimits): Promise<Buffer> {
+  const { maxBytes, lease, signal } = limits;
   let transferred = 0;
   const countTransfer = new Transform({
     transform(chunk: Buffer, _encoding, done) {
@@ -100,10 +111,15 @@ export async function readCappedBody(body: Readable, decoders: Transform[], maxB
   let size = 0;
   const collect = new Writable({
     write(chunk: Buffer, _encoding, done) {
-      size += chunk.length;
-      if (size > maxBytes) return done(new BodyTooLarge(maxBytes, decoders.length > 0 ? 'decompressed' : 'transferred'));
-      chunks.push(chunk);
-      done();
+      if (size + chunk.length > maxBytes) return done(new BodyTooLarge(maxBytes, decoders.length > 0 ? 'decompressed' : 'transferred'));
+      const keep = (): void => {
+        chunks.push(chunk);
+        size += chunk.length;
+        done();
+      };
+      // Not calling done() until the budget allows pauses the pipeline, and with it the socket.
+      if (lease) lease.take(chunk.length, signal).then(keep, done);
+      else keep();
     },
   });
   try {
@@ -114,5 +130,8 @@ export async function readCappedBody(body: Readable, decoders: Transform[], maxB
     }
     throw error;
   }
+  if (chunks.length === 1 && chunks[0]) return chunks[0];
+  // Joining copies the chunks once more; the budget counts that copy too.
+  await lease?.take(size, signal);
   return Buffer.concat(chunks, size);
 }

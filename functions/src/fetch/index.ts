@@ -12,6 +12,7 @@ import type { Readable } from 'node:stream';
 import { request } from 'undici';
 import { parseConfig } from '../config';
 import { ACCEPT_ENCODING, BodyTooLarge, DecodeFailed, UnsupportedEncoding, decodersFor, readCappedBody } from './body';
+import { BodyBudget, type BodyLease } from './bodyBudget';
 import { decodeHtml } from './charset';
 import { addressBlockReason, hostIsIpLiteral, literalHostBlock, type BlockReason } from './guard';
 import { HostLimiter } from './hostLimiter';
@@ -32,15 +33,33 @@ const defaultResolver: Resolver = async (hostname) => {
   return found.map((entry) => entry.address);
 };
 
+/**
+ * Body bytes all fetches of one instance may hold at once (plus one fetch's cap, see bodyBudget.ts).
+ * Measured (bench/fetch.ts): freed socket buffers linger ~100 MB until V8 collects them, so 32 MiB
+ * keeps 50 concurrent 5 MB fetches near 200–240 MB RSS, where 96 MiB reached ~300 MB. Articles are
+ * rarely over 1 MB, so ordinary fetches never wait for it.
+ */
+export const DEFAULT_BODY_BUDGET_BYTES = 32 * 1024 * 1024;
+
 let defaults: FetchOptions | undefined;
 function defaultOptions(): FetchOptions {
-  defaults ??= { ...parseConfig({}).fetch, resolver: defaultResolver };
+  defaults ??= { ...parseConfig({}).fetch, resolver: defaultResolver, bodyBudgetBytes: DEFAULT_BODY_BUDGET_BYTES };
   return defaults;
 }
 
 /** One agent per instance and connect timeout (and per private-network switch, so pools never mix). */
 const sharedAgents = new Map<string, PinningAgent>();
 const hostLimiter = new HostLimiter();
+const bodyBudgets = new Map<number, BodyBudget>();
+
+function bodyBudget(limit: number): BodyBudget {
+  let budget = bodyBudgets.get(limit);
+  if (!budget) {
+    budget = new BodyBudget(limit);
+    bodyBudgets.set(limit, budget);
+  }
+  return budget;
+}
 
 function sharedAgent(options: FetchOptions): PinningAgent {
   const key = `${options.connectTimeoutMs}/${options.allowPrivateNetworks}`;
@@ -187,6 +206,7 @@ async function fetchHop(url: URL, options: FetchOptions, pinning: PinningAgent, 
   const addresses = await checkedAddresses(url, options, signal);
   const release = await hostLimiter.acquire(url.hostname, options.perHostConcurrency, signal);
   const unpin = pinning.pin(url.hostname, addresses);
+  let lease: BodyLease | undefined;
   try {
     const response = await request(url, {
       dispatcher: pinning.agent,
@@ -222,7 +242,11 @@ async function fetchHop(url: URL, options: FetchOptions, pinning: PinningAgent, 
       discard(body);
       throw new BodyTooLarge(options.maxBytes, 'transferred');
     }
-    const bytes = await readCappedBody(body, decoders, options.maxBytes);
+    // The lease is held until the text exists, so the budget covers the bytes and their decoding.
+    lease = bodyBudget(options.bodyBudgetBytes).lease();
+    const bytes = await readCappedBody(body, decoders, { maxBytes: options.maxBytes, lease, signal });
+    // The decoded text is about as large again (twice for two-byte text); count it while it is made.
+    await lease.take(bytes.length, signal);
     const { text, charset } = decodeHtml(bytes, contentTypeHeader);
     if (mediaType === undefined && !looksLikeHtml(text)) {
       throw permanent('unsupported-content-type', `${url.href} has no Content-Type and does not look like HTML; only HTML pages are read.`);
@@ -231,6 +255,7 @@ async function fetchHop(url: URL, options: FetchOptions, pinning: PinningAgent, 
     finalUrl.hash = '';
     return { kind: 'page', page: { finalUrl: finalUrl.href, status, contentType: mediaType ?? 'text/html', charset, html: text, bytes: bytes.length } };
   } finally {
+    lease?.release();
     unpin();
     release();
   }

@@ -72,6 +72,11 @@ export interface FetchOptions extends FetchConfig {
    * When given, the fetch uses its own short-lived agent instead of the shared one.
    */
   connector?: Connector;
+  /**
+   * Body bytes all concurrent fetches of this instance may hold in memory together; a fetch waits for
+   * room (see bodyBudget.ts). Default 32 MiB.
+   */
+  bodyBudgetBytes: number;
   /** Cancels the fetch (it then fails with `timeout`). */
   signal?: AbortSignal;
 }

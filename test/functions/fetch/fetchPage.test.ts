@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import type http from 'node:http';
 import zlib from 'node:zlib';
-import { FetchError, fetchPage, type FetchOptions } from '../../../functions/src/fetch';
-import { fence, startSite, type Fence, type Site } from './helpers';
+import { FetchError, closeSharedAgents, fetchPage, type FetchOptions } from '../../../functions/src/fetch';
+import { fence, startSite, tableResolver, type Fence, type Site } from './helpers';
 
 const PAGE = '<!doctype html><html><head><title>An article</title></head><body><p>Hello</p></body></html>';
 
@@ -181,6 +181,18 @@ describe('fetchPage', () => {
     });
   });
 
+  describe('with the shared agent and undici\'s own connector', () => {
+    after(() => closeSharedAgents());
+
+    it('connects a name to the address the resolver gave, not to what DNS would say', async () => {
+      // No injected connector: the production path. The name exists only in this resolver.
+      const resolver = tableResolver({ 'articles.test': ['127.0.0.1'] });
+      const page = await fetchPage(`http://articles.test:${site.port}/page`, { resolver, allowPrivateNetworks: true, timeoutMs: 3_000 });
+      assert.equal(page.html, PAGE);
+      assert.equal(site.requests.at(-1)?.headers.host, `articles.test:${site.port}`);
+    });
+  });
+
   describe('redirects', () => {
     it('follows five redirects, relative ones included, and reports where the page came from', async () => {
       const page = await fetchPage(site.url('/chain/5'), options());
@@ -293,6 +305,14 @@ describe('fetchPage', () => {
       } finally {
         await busy.close();
       }
+    });
+    it('never deadlocks when concurrent bodies exceed the instance memory budget', async () => {
+      // Each page is larger than the whole budget: they are read one after another, oldest first.
+      const pages = await Promise.all(Array.from({ length: 4 }, () => fetchPage(site.url('/gzip-bomb'), options({ maxBytes: 5 * 1024 * 1024, bodyBudgetBytes: 64 * 1024 }))));
+      assert.deepEqual(
+        pages.map((page) => page.bytes),
+        Array.from({ length: 4 }, () => bomb.length),
+      );
     });
   });
 
