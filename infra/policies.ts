@@ -11,6 +11,8 @@ export interface CapturedResource {
   type: string;
   name: string;
   properties: Record<string, unknown>;
+  /** Resources this one waits for, as `<type>::<name>`; absent when the capture has no graph. */
+  dependsOn?: string[];
 }
 
 /** One broken rule. `policy` is stable; `message` says what to change. */
@@ -31,6 +33,7 @@ const TOPIC_MEMBER = 'gcp:pubsub/topicIAMMember:TopicIAMMember';
 const SUBSCRIPTION_MEMBER = 'gcp:pubsub/subscriptionIAMMember:SubscriptionIAMMember';
 const RUN_INVOKER = 'gcp:cloudrunv2/serviceIamMember:ServiceIamMember';
 const PROJECT_MEMBER = 'gcp:projects/iAMMember:IAMMember';
+const SERVICE = 'gcp:projects/service:Service';
 
 /** Project-wide roles the program may grant; anything broader is a finding. */
 const ALLOWED_PROJECT_ROLES = new Set(['roles/datastore.user', 'roles/cloudbuild.builds.builder']);
@@ -190,5 +193,37 @@ export function checkPolicies(resources: CapturedResource[], options: PolicyOpti
     if (!consumed) report('dead-letter-consumed', sub, `nothing pushes ${deadLetterTopic} to the recorder; dead letters would never be marked failed`);
   }
 
+  // Creating a resource before its API is enabled fails on a fresh project.
+  const services = ofType(resources, SERVICE).map(keyOf);
+  if (services.length > 0 && resources.some((resource) => resource.dependsOn !== undefined)) {
+    const byKey = new Map(resources.map((resource) => [keyOf(resource), resource]));
+    for (const resource of resources) {
+      if (!resource.type.startsWith('gcp:') || resource.type === SERVICE) continue;
+      const waitsFor = closure(resource, byKey);
+      const missing = services.filter((service) => !waitsFor.has(service));
+      if (missing.length > 0) {
+        const names = missing.map((key) => text(byKey.get(key)?.properties, 'service') ?? key);
+        report('apis-first', resource, `is created without waiting for ${names.join(', ')} to be enabled; add the services to dependsOn`);
+      }
+    }
+  }
+
   return violations;
+}
+
+function keyOf(resource: CapturedResource): string {
+  return `${resource.type}::${resource.name}`;
+}
+
+/** Everything `resource` waits for, directly or through what it waits for. */
+function closure(resource: CapturedResource, byKey: Map<string, CapturedResource>): Set<string> {
+  const seen = new Set<string>();
+  const pending = [...(resource.dependsOn ?? [])];
+  while (pending.length > 0) {
+    const key = pending.pop()!;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    pending.push(...(byKey.get(key)?.dependsOn ?? []));
+  }
+  return seen;
 }

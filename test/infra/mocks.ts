@@ -14,6 +14,8 @@ export const PROJECT_NUMBER = '123456789012';
 export const REGION = 'europe-west1';
 
 let captured: CapturedResource[] = [];
+/** Dependencies of each registration, `<type>::<name>` → what it waits for, in the same form. */
+const dependencies = new Map<string, string[]>();
 let mocksReady: Promise<typeof import('../../infra/stack')> | undefined;
 
 function shortName(args: pulumi.runtime.MockResourceArgs): string {
@@ -63,7 +65,12 @@ const mocks: pulumi.runtime.Mocks = {
   newResource(args) {
     const { id, state } = outputsOf(args);
     // Plain data only (an archive's contents are promises), so tests may clone and edit it.
-    captured.push({ type: args.type, name: args.name, properties: JSON.parse(JSON.stringify(state)) as Record<string, unknown> });
+    captured.push({
+      type: args.type,
+      name: args.name,
+      properties: JSON.parse(JSON.stringify(state)) as Record<string, unknown>,
+      dependsOn: dependencies.get(`${args.type}::${args.name}`) ?? [],
+    });
     return { id, state };
   },
   call(args) {
@@ -75,9 +82,36 @@ const mocks: pulumi.runtime.Mocks = {
   },
 };
 
+interface RegisterRequest {
+  getType(): string;
+  getName(): string;
+  getDependenciesList(): string[];
+}
+
+/** `urn:pulumi:stack::project::parent$type::name` → `type::name`. */
+function keyOfUrn(urn: string): string {
+  const parts = urn.split('::');
+  return `${parts[2]?.split('$').pop()}::${parts.slice(3).join('::')}`;
+}
+
+/**
+ * The mocks are not told what a resource depends on; the registration request is. Wraps the mock
+ * monitor's registerResource to note each request's dependencies (explicit and from inputs).
+ */
+function recordDependencies(): void {
+  const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource?: (req: RegisterRequest, callback: unknown) => unknown };
+  const register = monitor.registerResource?.bind(monitor);
+  if (register === undefined) throw new Error('the mock monitor has no registerResource; update test/infra/mocks.ts');
+  monitor.registerResource = (req, callback) => {
+    dependencies.set(`${req.getType()}::${req.getName()}`, req.getDependenciesList().map(keyOfUrn));
+    return register(req, callback);
+  };
+}
+
 async function loadProgram(): Promise<typeof import('../../infra/stack')> {
   mocksReady ??= (async () => {
     await pulumi.runtime.setMocks(mocks, 'portfolio-scraper', 'test', false);
+    recordDependencies();
     // A dynamic import() in CommonJS keeps its specifier under node16, hence the extension; tsx
     // resolves it to the .ts file.
     return import('../../infra/stack.js');
@@ -114,22 +148,43 @@ export interface StackRun {
   outputs: Record<string, unknown>;
 }
 
+function setConfig(build: FakeBuild, config: Record<string, string>): void {
+  const all: Record<string, string> = { 'gcp:project': PROJECT, 'gcp:region': REGION, sourceDir: build.dir, ...config };
+  pulumi.runtime.setAllConfig(
+    Object.fromEntries(Object.entries(all).map(([key, value]) => [key.includes(':') ? key : `portfolio-scraper:${key}`, value])),
+  );
+}
+
 /**
  * Runs the program with `config` (keys without a namespace belong to the program; `gcp:*` keys to
  * the provider) on top of a valid project, region and build directory.
  */
 export async function runStack(build: FakeBuild, config: Record<string, string> = {}): Promise<StackRun> {
   const program = await loadProgram();
-  const all: Record<string, string> = { 'gcp:project': PROJECT, 'gcp:region': REGION, sourceDir: build.dir, ...config };
-  pulumi.runtime.setAllConfig(
-    Object.fromEntries(Object.entries(all).map(([key, value]) => [key.includes(':') ? key : `portfolio-scraper:${key}`, value])),
-  );
+  setConfig(build, config);
   captured = [];
   const outputs = program.deployStack();
   const resolved: Record<string, unknown> = {};
   for (const [key, output] of Object.entries(outputs)) resolved[key] = await valueOf(output as pulumi.Output<unknown>);
   await waitForRegistrations();
   return { resources: captured, outputs: resolved };
+}
+
+/**
+ * Loads `infra/index.ts` the way `pulumi up` does, with the default configuration, and returns
+ * its exports (the stack outputs). A module loads once per process, so this runs the entry once.
+ */
+export async function runEntryPoint(build: FakeBuild): Promise<Record<string, unknown>> {
+  await loadProgram();
+  setConfig(build, {});
+  captured = [];
+  const entry = (await import('../../infra/index.js')) as Record<string, unknown>;
+  const outputs: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(entry)) {
+    if (pulumi.Output.isInstance(value)) outputs[key] = await valueOf(value);
+  }
+  await waitForRegistrations();
+  return outputs;
 }
 
 /**

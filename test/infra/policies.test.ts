@@ -22,6 +22,12 @@ const subscription = (name: string) => (resources: CapturedResource[]) =>
 const scraper = fn('scrapeArticle');
 const pushSubscription = subscription(topology.pushSubscription);
 
+/** A resource added by hand, created (like everything else) after the APIs are enabled. */
+function added(r: CapturedResource[], type: string, properties: Props): CapturedResource[] {
+  const services = r.filter((resource) => resource.type === 'gcp:projects/service:Service').map((resource) => `${resource.type}::${resource.name}`);
+  return [...r, { type, name: 'added', properties, dependsOn: services }];
+}
+
 function without(match: (resource: CapturedResource, p: Props) => boolean): Mutation {
   return (resources) => resources.filter((resource) => !match(resource, resource.properties as Props));
 }
@@ -45,19 +51,12 @@ const brokenConfigurations: Array<[string, Mutation, string]> = [
   ['the local network switch deployed', editing((r) => (scraper(r).serviceConfig.environmentVariables.ALLOW_PRIVATE_NETWORKS = 'true')), 'no-private-networks'],
   [
     'a public scraper',
-    (r) => [
-      ...r,
-      {
-        type: 'gcp:cloudrunv2/serviceIamMember:ServiceIamMember',
-        name: 'oops',
-        properties: { name: scraper(r).serviceConfig.service, role: 'roles/run.invoker', member: 'allUsers' },
-      },
-    ],
+    (r) => added(r, 'gcp:cloudrunv2/serviceIamMember:ServiceIamMember', { name: scraper(r).serviceConfig.service, role: 'roles/run.invoker', member: 'allUsers' }),
     'no-public-access',
   ],
   [
     'an editor on the project',
-    (r) => [...r, { type: 'gcp:projects/iAMMember:IAMMember', name: 'oops', properties: { role: 'roles/editor', member: 'user:x@example.com' } }],
+    (r) => added(r, 'gcp:projects/iAMMember:IAMMember', { role: 'roles/editor', member: 'user:x@example.com' }),
     'least-privilege',
   ],
   ['unauthenticated push', editing((r) => delete pushSubscription(r).pushConfig.oidcToken), 'push-authenticated'],
@@ -82,6 +81,11 @@ const brokenConfigurations: Array<[string, Mutation, string]> = [
     'dead-letter-permissions',
   ],
   ['nothing pushing dead letters to the recorder', without((r, p) => r.type === SUBSCRIPTION && p.name === topology.deadLetterSubscription), 'dead-letter-consumed'],
+  [
+    'a database created before Firestore is enabled',
+    editing((r) => (r.find((resource) => resource.type === 'gcp:firestore/database:Database')!.dependsOn = [])),
+    'apis-first',
+  ],
 ];
 
 describe('infra: policies', () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { parseConfig } from '../../functions/src/config';
 import { topology } from '../../functions/src/topology';
 import type { CapturedResource } from '../../infra/policies';
-import { FakeBuild, ofType, PROJECT, PROJECT_NUMBER, runStack, type StackRun } from './mocks';
+import { FakeBuild, ofType, PROJECT, PROJECT_NUMBER, runEntryPoint, runStack, type StackRun } from './mocks';
 
 const FUNCTION = 'gcp:cloudfunctionsv2/function:Function';
 const SUBSCRIPTION = 'gcp:pubsub/subscription:Subscription';
@@ -203,6 +203,11 @@ describe('infra: the Pulumi program under mocks', () => {
     assert.equal(run.outputs.pushSubscriptionName, topology.pushSubscription);
     assert.equal(run.outputs.deadLetterTopicName, topology.deadLetterTopic);
     assert.equal(run.outputs.deadLetterSubscriptionName, topology.deadLetterSubscription);
+  });
+
+  it('exports the outputs from the entry point pulumi runs', async () => {
+    const outputs = await runEntryPoint(build);
+    assert.deepEqual(outputs, run.outputs);
   });
 
   it('refuses to run with a bad setting or without a build, naming what to fix', async () => {
