@@ -66,14 +66,13 @@ export class ArticleQueue extends pulumi.ComponentResource {
     this.topic = new gcp.pubsub.Topic(`${name}-topic`, { project, name: names.topic }, child);
     this.deadLetterTopic = new gcp.pubsub.Topic(`${name}-dead-letter-topic`, { project, name: names.deadLetterTopic }, child);
 
-    const publishers = args.publishers.map(
-      (member, index) =>
-        new gcp.pubsub.TopicIAMMember(
-          `${name}-publisher-${index}`,
-          { project, topic: this.topic.name, role: 'roles/pubsub.publisher', member },
-          child,
-        ),
-    );
+    for (const [index, member] of args.publishers.entries()) {
+      new gcp.pubsub.TopicIAMMember(
+        `${name}-publisher-${index}`,
+        { project, topic: this.topic.name, role: 'roles/pubsub.publisher', member },
+        child,
+      );
+    }
 
     this.pushServiceAccount = new gcp.serviceaccount.Account(
       `${name}-push-identity`,
@@ -122,7 +121,7 @@ export class ArticleQueue extends pulumi.ComponentResource {
         retryPolicy,
         deadLetterPolicy: { deadLetterTopic: this.deadLetterTopic.id, maxDeliveryAttempts: args.maxDeliveryAttempts },
       },
-      { parent: this, dependsOn: [...pushReady, ...publishers] },
+      { parent: this, dependsOn: pushReady },
     );
 
     // Without these two bindings Pub/Sub cannot forward a message to the dead-letter topic nor
