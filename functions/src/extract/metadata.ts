@@ -1,0 +1,120 @@
+import { attr, collapse, textOf } from './dom';
+import { nodesWith, stringsOf } from './jsonld';
+import type { Page } from './page';
+import type { Rule } from './rules';
+import { absoluteHttpUrl } from './urls';
+
+const metaRule = (name: string, ...keys: string[]): Rule<Page, string> => ({ name, run: (page) => page.firstMeta(...keys) });
+
+function jsonLdString(key: string, keys?: string[]): Rule<Page, string> {
+  return {
+    name: `jsonld.${key}`,
+    run: (page) => {
+      for (const n of nodesWith(page.jsonLd(), key)) {
+        const v = stringsOf(n[key], keys).map(collapse).find((s) => s !== '');
+        if (v) return v;
+      }
+      return null;
+    },
+  };
+}
+
+/** `<link rel=…>` hrefs resolved to absolute http(s) URLs. */
+export function linkHref(page: Page, rel: string): string | null {
+  for (const el of page.elements()) {
+    if (el.name !== 'link') continue;
+    const rels = (el.attribs['rel'] ?? '').toLowerCase().split(/\s+/);
+    if (!rels.includes(rel)) continue;
+    const url = absoluteHttpUrl(attr(el, 'href'), page.base);
+    if (url) return url;
+  }
+  return null;
+}
+
+export const canonicalUrlRules: readonly Rule<Page, string>[] = [
+  { name: 'link.canonical', run: (page) => linkHref(page, 'canonical') },
+  { name: 'og:url', run: (page) => absoluteHttpUrl(page.firstMeta('og:url'), page.base) },
+];
+
+export const siteNameRules: readonly Rule<Page, string>[] = [
+  metaRule('og:site_name', 'og:site_name'),
+  {
+    name: 'jsonld.publisher',
+    run: (page) => {
+      for (const n of nodesWith(page.jsonLd(), 'publisher')) {
+        const v = stringsOf(n['publisher'], ['name']).map(collapse).find((s) => s !== '');
+        if (v) return v;
+      }
+      return null;
+    },
+  },
+  metaRule('application-name', 'application-name', 'apple-mobile-web-app-title'),
+];
+
+/** Author names are people or organisations, not profile URLs. */
+function authorName(v: string): string | null {
+  const c = collapse(v).replace(/^by\s+/i, '');
+  if (c === '' || /^https?:\/\//i.test(c) || c.length > 120) return null;
+  return c;
+}
+
+export const authorRules: readonly Rule<Page, string>[] = [
+  {
+    name: 'jsonld.author',
+    run: (page) => {
+      for (const n of nodesWith(page.jsonLd(), 'author')) {
+        const names = stringsOf(n['author'], ['name']).map(authorName).filter((s): s is string => s !== null);
+        if (names.length) return [...new Set(names)].join(', ');
+      }
+      return null;
+    },
+  },
+  { name: 'meta.author', run: (page) => authorName(page.firstMeta('author', 'article:author', 'parsely-author', 'sailthru.author', 'dc.creator', 'dcterms.creator', 'byl') ?? '') },
+  {
+    name: 'microdata/rel.author',
+    run: (page) => {
+      for (const el of page.elements()) {
+        const itemprop = el.attribs['itemprop'] ?? '';
+        const rel = el.attribs['rel'] ?? '';
+        if (!/\bauthor\b/i.test(itemprop) && !(el.name === 'a' && /\bauthor\b/i.test(rel))) continue;
+        if (el.name === 'meta') continue;
+        const nameEl = page.$(el).find('[itemprop~=name]')[0];
+        const v = authorName(nameEl ? textOf(nameEl) : textOf(el));
+        if (v) return v;
+      }
+      return null;
+    },
+  },
+];
+
+/** Normalises "en_US"/"EN-us" to a BCP 47 tag ("en-US"). */
+export function normaliseLanguage(raw: string | null | undefined): string | null {
+  if (!raw) return null;
+  const first = raw.split(/[,;]/)[0]!.trim().replace(/_/g, '-');
+  const m = /^([a-z]{2,3})(?:-([a-z]{4}))?(?:-([a-z]{2}|\d{3}))?\b/i.exec(first);
+  if (!m) return null;
+  let tag = m[1]!.toLowerCase();
+  if (m[2]) tag += '-' + m[2][0]!.toUpperCase() + m[2].slice(1).toLowerCase();
+  if (m[3]) tag += '-' + m[3].toUpperCase();
+  return tag;
+}
+
+export const languageRules: readonly Rule<Page, string>[] = [
+  {
+    name: 'html.lang',
+    run: (page) => {
+      const html = page.elements().find((e) => e.name === 'html');
+      return html ? normaliseLanguage(attr(html, 'lang') ?? attr(html, 'xml:lang')) : null;
+    },
+  },
+  { name: 'content-language', run: (page) => normaliseLanguage(page.firstMeta('content-language', 'language', 'dc.language', 'dcterms.language')) },
+  { name: 'og:locale', run: (page) => normaliseLanguage(page.firstMeta('og:locale')) },
+  { name: 'jsonld.inLanguage', run: (page) => normaliseLanguage(jsonLdString('inLanguage').run(page)) },
+];
+
+export const descriptionRules: readonly Rule<Page, string>[] = [
+  metaRule('meta.description', 'description'),
+  metaRule('og:description', 'og:description'),
+  metaRule('twitter:description', 'twitter:description', 'dc.description', 'dcterms.description'),
+  jsonLdString('description'),
+];

@@ -1,0 +1,204 @@
+import { attr, elementsIn, textOf } from './dom';
+import type { Element } from './dom';
+import { findDateInText, plausibleDate } from './dates';
+import type { ParsedDate } from './dates';
+import { nodesWith, parseJsonLd, stringsOf } from './jsonld';
+import type { Page } from './page';
+import type { Rule } from './rules';
+
+/** A date and the text it was read from. */
+export interface DateHit {
+  date: ParsedDate;
+  raw: string;
+}
+
+function first(page: Page, raws: readonly (string | null | undefined)[]): DateHit | null {
+  for (const raw of raws) {
+    if (!raw) continue;
+    const date = plausibleDate(raw, page.now);
+    if (date) return { date, raw: raw.trim() };
+  }
+  return null;
+}
+
+const fromJsonLd = (key: string): Rule<Page, DateHit> => ({
+  name: `jsonld.${key}`,
+  run: (page) => first(page, nodesWith(page.jsonLd(), key).flatMap((n) => stringsOf(n[key]))),
+});
+
+const fromMeta = (name: string, keys: readonly string[]): Rule<Page, DateHit> => ({
+  name,
+  run: (page) => first(page, keys.flatMap((k) => page.meta(k))),
+});
+
+/** Where a microdata or markup element keeps its machine-readable date. */
+function dateValue(el: Element): string | null {
+  return attr(el, 'datetime') ?? attr(el, 'content') ?? attr(el, 'title') ?? attr(el, 'data-datetime') ?? (textOf(el) || null);
+}
+
+const MODIFIED = /modif|updat|edited|revis/i;
+/** Parts of a page whose dates belong to something else (comments, teasers of other articles). */
+const ELSEWHERE = /comment|related|sidebar|footer|recirc|promo|teaser|more-stories|trending|popular|widget/i;
+
+function inOtherContext(el: Element): boolean {
+  for (let p = el.parent as Element | null; p && p.type === 'tag'; p = p.parent as Element | null) {
+    if (p.name === 'nav' || p.name === 'footer' || p.name === 'aside') return true;
+    const ci = `${p.attribs['class'] ?? ''} ${p.attribs['id'] ?? ''}`;
+    if (ELSEWHERE.test(ci)) return true;
+  }
+  return false;
+}
+
+function marksModified(el: Element): boolean {
+  const ci = `${el.attribs['class'] ?? ''} ${el.attribs['id'] ?? ''} ${el.attribs['itemprop'] ?? ''}`;
+  if (MODIFIED.test(ci)) return true;
+  // "Updated <time>" — the label sits just before the element.
+  const prev = el.prev;
+  if (prev && prev.type === 'text' && /(updated|modified|edited)\s*:?\s*$/i.test((prev as unknown as { data: string }).data)) return true;
+  return false;
+}
+
+/** The main content and its surrounding article element: where the article's own byline lives. */
+function articleRegions(page: Page): Element[] {
+  const main = page.main();
+  if (!main) return [];
+  const regions: Element[] = [];
+  const firstRoot = main.roots[0];
+  if (firstRoot) {
+    for (let p = firstRoot.parent as Element | null; p && p.type === 'tag'; p = p.parent as Element | null) {
+      if (p.name === 'article' || /\b(article|post|entry|story|hentry)\b/i.test(p.attribs['class'] ?? '')) {
+        regions.push(p);
+        break;
+      }
+    }
+  }
+  return [...regions, ...main.roots];
+}
+
+/** `<time>` elements of the article (not of comments or teasers), skipping update stamps. */
+const timeElement: Rule<Page, DateHit> = {
+  name: 'time',
+  run: (page) => {
+    const consider = (els: readonly Element[]): DateHit | null => {
+      for (const el of els) {
+        if (el.name !== 'time' || marksModified(el) || inOtherContext(el)) continue;
+        const hit = first(page, [attr(el, 'datetime'), attr(el, 'pubdate') === null ? null : attr(el, 'datetime'), textOf(el)]);
+        if (hit) return hit;
+      }
+      return null;
+    };
+    // time[pubdate] is the HTML5-draft way of saying "this one is the publication date".
+    const pubdate = consider(page.elements().filter((el) => el.name === 'time' && el.attribs['pubdate'] !== undefined));
+    if (pubdate) return pubdate;
+    for (const region of articleRegions(page)) {
+      const hit = consider(elementsIn(region));
+      if (hit) return hit;
+    }
+    const all = page.elements().filter((el) => el.name === 'time');
+    return all.length <= 3 ? consider(all) : null;
+  },
+};
+
+/** Elements whose class says "this is the post date" (common in blog themes). */
+const DATE_CLASS = /(^|[\s_-])(published|pubdate|post-?date|entry-?date|publish-?date|date-?published|article-?date|posted-?on|dateline|story-?date|timestamp|byline|date)($|[\s_-])/i;
+
+const classedDate: Rule<Page, DateHit> = {
+  name: 'date-class',
+  run: (page) => {
+    for (const el of page.elements()) {
+      const ci = `${el.attribs['class'] ?? ''} ${el.attribs['id'] ?? ''}`;
+      if (!DATE_CLASS.test(ci) || MODIFIED.test(ci) || inOtherContext(el)) continue;
+      const direct = first(page, [attr(el, 'datetime'), attr(el, 'content'), attr(el, 'title')]);
+      if (direct) return direct;
+      const text = textOf(el).slice(0, 300);
+      const found = findDateInText(text, page.now);
+      if (found) return { date: found.date, raw: found.raw };
+    }
+    return null;
+  },
+};
+
+/** "/2015/03/10/slug" — many CMSs put the publication day in the path. */
+const urlDate: Rule<Page, DateHit> = {
+  name: 'url-path',
+  run: (page) => {
+    let path: string;
+    try {
+      path = new URL(page.pageUrl).pathname;
+    } catch {
+      return null;
+    }
+    const m = /\/((?:19|20)\d{2})[/-](0?[1-9]|1[0-2])[/-](0?[1-9]|[12]\d|3[01])(?:\/|-|$|\.)/.exec(path);
+    if (!m) return null;
+    const raw = `${m[1]}-${m[2]!.padStart(2, '0')}-${m[3]!.padStart(2, '0')}`;
+    const hit = first(page, [raw]);
+    return hit ? { date: hit.date, raw: m[0] } : null;
+  },
+};
+
+/** Last resort: a written-out date at the top of the article text. */
+const visibleDate: Rule<Page, DateHit> = {
+  name: 'visible-text',
+  run: (page) => {
+    for (const region of articleRegions(page)) {
+      const found = findDateInText(textOf(region).slice(0, 1500), page.now);
+      if (found) return { date: found.date, raw: found.raw };
+    }
+    return null;
+  },
+};
+
+const microdata = (prop: string): Rule<Page, DateHit> => ({
+  name: `itemprop.${prop}`,
+  run: (page) => {
+    const re = new RegExp(`(^|\\s)${prop}(\\s|$)`, 'i');
+    return first(
+      page,
+      page.elements().filter((el) => re.test(el.attribs['itemprop'] ?? '')).map(dateValue),
+    );
+  },
+});
+
+/** parse.ly's page metadata: a JSON object in `<meta name="parsely-page">`. */
+const parselyPage: Rule<Page, DateHit> = {
+  name: 'parsely-page',
+  run: (page) => {
+    for (const v of page.meta('parsely-page')) {
+      const obj = parseJsonLd(v);
+      if (obj && typeof obj === 'object' && !Array.isArray(obj)) {
+        const pub = (obj as Record<string, unknown>)['pub_date'];
+        if (typeof pub === 'string') return first(page, [pub]);
+      }
+    }
+    return null;
+  },
+};
+
+/** Publication date rules, strongest first. None of them reads a modification date. */
+export const publishedRules: readonly Rule<Page, DateHit>[] = [
+  fromJsonLd('datePublished'),
+  fromMeta('article:published_time', ['article:published_time', 'og:article:published_time', 'article:published', 'og:published_time', 'published_time']),
+  microdata('datePublished'),
+  fromMeta('meta.publication', [
+    'pubdate', 'publishdate', 'publish-date', 'publish_date', 'published-date', 'publication_date', 'publication-date',
+    'date_published', 'datepublished', 'article.published', 'article_date_original', 'original-publish-date',
+    'parsely-pub-date', 'sailthru.date', 'citation_publication_date', 'citation_date', 'citation_online_date',
+    'dc.date.issued', 'dcterms.issued', 'dc.date.created', 'dcterms.created', 'dc.date', 'dcterms.date',
+    'date', 'og:pubdate', 'cxenseparse:recs:publishtime', 'article.created', 'dc.created', 'content_create_date',
+    'rnews:datepublished', 'pdate', 'displaydate', 'live_date', 'release_date', 'created', 'creation_date',
+  ]),
+  parselyPage,
+  fromJsonLd('dateCreated'),
+  microdata('dateCreated'),
+  timeElement,
+  classedDate,
+  urlDate,
+  visibleDate,
+];
+
+export const modifiedRules: readonly Rule<Page, DateHit>[] = [
+  fromJsonLd('dateModified'),
+  fromMeta('article:modified_time', ['article:modified_time', 'og:updated_time', 'article:modified', 'og:article:modified_time', 'modified_time', 'updated_time']),
+  microdata('dateModified'),
+  fromMeta('meta.modified', ['last-modified', 'dc.date.modified', 'dcterms.modified', 'lastmod', 'date_modified', 'datemodified', 'revised', 'parsely-updated', 'sailthru.lastmodified']),
+];
