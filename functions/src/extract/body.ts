@@ -1,7 +1,7 @@
-import { collapse, elementsIn, textOf } from './dom';
+import { collapse, textOf, walkTextWith } from './dom';
 import type { Element } from './dom';
 import type { MainContent } from './content';
-import { readingTimeMinutes, tallyWords } from './readingTime';
+import { WordCounter, readingTimeMinutes } from './readingTime';
 import { squash, stripPermalink } from './title';
 
 /**
@@ -10,36 +10,73 @@ import { squash, stripPermalink } from './title';
  */
 const HEADING = /^h[1-4]$/;
 
-/** Section headings of the main content in document order, without the headline itself or repeats. */
-export function outlineOf(main: MainContent | null, title: string | null): string[] {
-  if (!main) return [];
+/** What the article body says about itself; see {@link readBody}. */
+export interface BodyReading {
+  /** Section headings in document order, without the headline itself or repeats. */
+  outline: string[];
+  wordCount: number;
+  readingTimeMinutes: number;
+  /** The first prose paragraphs (byline, dates and captions left out), about `openingChars` long. */
+  opening: string;
+}
+
+/** Paragraph classes that hold a byline or dates rather than the article's opening. */
+const NOT_OPENING = /byline|dateline|date|meta|author|caption|credit|kicker|eyebrow/i;
+
+/**
+ * Reads the main content in one walk (a 5 MB page has no time for three): counts its words, collects
+ * its section headings and its opening paragraphs.
+ */
+export function readBody(main: MainContent | null, title: string | null, openingChars = 300): BodyReading {
+  const empty: BodyReading = { outline: [], wordCount: 0, readingTimeMinutes: 0, opening: '' };
+  if (!main) return empty;
   const squashedTitle = title ? squash(title) : null;
-  const out: string[] = [];
+  const outline: string[] = [];
   const seen = new Set<string>();
-  for (const root of main.roots) {
-    for (const el of [root, ...elementsIn(root, (e) => !main.skip(e) && !HEADING.test(e.name))]) {
-      if (!HEADING.test(el.name) || main.skip(el)) continue;
-      const text = stripPermalink(textOf(el));
+  const opening: string[] = [];
+  let openingLength = 0;
+  const counter = new WordCounter();
+
+  const enter = (el: Element): boolean => {
+    if (main.skip(el)) return false;
+    if (HEADING.test(el.name)) {
+      const raw = textOf(el);
+      counter.feed(raw);
+      counter.boundary();
+      const text = stripPermalink(raw);
       const key = squash(text);
-      if (key === '' || text.length > 200 || seen.has(key)) continue;
+      if (key === '' || text.length > 200 || seen.has(key)) return false;
       // The headline repeated at the top of the body is not a section.
-      if (squashedTitle && (key === squashedTitle || (el.name === 'h1' && (squashedTitle.includes(key) || key.includes(squashedTitle))))) continue;
+      if (squashedTitle && (key === squashedTitle || (el.name === 'h1' && (squashedTitle.includes(key) || key.includes(squashedTitle))))) return false;
       seen.add(key);
-      out.push(text);
+      outline.push(text);
+      return false;
     }
+    if (el.name === 'p' && openingLength < openingChars && !NOT_OPENING.test(`${el.attribs['class'] ?? ''} ${el.attribs['id'] ?? ''}`)) {
+      const text = textOf(el, main.skip, openingChars * 2);
+      if (text.length >= 40) {
+        opening.push(text);
+        openingLength += text.length;
+      }
+    }
+    return true;
+  };
+  for (const root of main.roots) {
+    walkTextWith(root, (t) => counter.feed(t), () => counter.boundary(), enter);
+    counter.boundary();
   }
-  return out;
+  return {
+    outline,
+    wordCount: counter.words + counter.cjkChars,
+    readingTimeMinutes: readingTimeMinutes(counter),
+    opening: opening.length ? opening.join(' ') : mainText(main),
+  };
 }
 
-/** Visible text of the main content, boilerplate inside it left out. */
-export function mainText(main: MainContent | null): string {
+/** The opening of the main content's visible text, boilerplate inside it left out. */
+export function mainText(main: MainContent | null, limit = 2000): string {
   if (!main) return '';
-  return main.roots.map((r: Element) => textOf(r, main.skip)).join(' ').trim();
-}
-
-export function wordStats(text: string): { wordCount: number; readingTimeMinutes: number } {
-  const tally = tallyWords(text);
-  return { wordCount: tally.words + tally.cjkChars, readingTimeMinutes: readingTimeMinutes(tally) };
+  return main.roots.map((r: Element) => textOf(r, main.skip, limit)).join(' ').trim();
 }
 
 /** The first sentences of the text, up to about `max` characters, cut at a sentence end when possible. */
@@ -48,9 +85,10 @@ export function firstSentences(text: string, max = 300): string | null {
   if (t === '') return null;
   if (t.length <= max) return t;
   const window = t.slice(0, max);
-  const ends = [...window.matchAll(/[.!?。！？](?=\s|$)/g)];
+  const ends = [...window.matchAll(/[.!?](?=\s|$)|[。！？]/g)];
   const last = ends.length ? ends[ends.length - 1]! : null;
   if (last && (last.index ?? 0) > max / 3) return window.slice(0, (last.index ?? 0) + 1);
   const space = window.lastIndexOf(' ');
   return (space > max / 2 ? window.slice(0, space) : window) + '…';
 }
+

@@ -1,4 +1,4 @@
-import { BLOCK, NON_TEXT, attr, childrenOf, elementsIn, isElement, textOf } from './dom';
+import { BLOCK, NON_TEXT, childrenOf, elementsIn, isElement, textOf } from './dom';
 import type { AnyNode, Element } from './dom';
 
 /**
@@ -40,13 +40,91 @@ export interface MainContent {
   skip: (el: Element) => boolean;
 }
 
-interface Stats {
-  text: number;
-  link: number;
-  commas: number;
+/**
+ * Text statistics of the kept (not pruned) elements, in typed arrays indexed by the element's position
+ * in document order: a 5 MB page has ~100k elements, and one object per element costs more in garbage
+ * collection than the arithmetic.
+ */
+class TextStats {
+  /**
+   * Each kept element carries its index under a symbol private to this instance: a property read is
+   * several times cheaper than a Map lookup on a ~100k-element tree, and the symbol can't collide
+   * with anything else on the node.
+   */
+  private readonly key = Symbol('text-stats-index');
+  readonly text: Float64Array;
+  readonly link: Float64Array;
+  readonly commas: Float64Array;
   /** Length of text not inside a block child (text runs directly in this element). */
-  inline: number;
-  hasBlock: boolean;
+  readonly inline: Float64Array;
+  readonly hasBlock: Uint8Array;
+
+  constructor(readonly order: readonly Element[], pruned: ReadonlySet<Element>) {
+    const n = order.length;
+    this.text = new Float64Array(n);
+    this.link = new Float64Array(n);
+    this.commas = new Float64Array(n);
+    this.inline = new Float64Array(n);
+    this.hasBlock = new Uint8Array(n);
+    const key = this.key;
+    for (let i = 0; i < n; i++) {
+      const el = order[i]!;
+      if (!pruned.has(el)) (el as unknown as Record<symbol, number>)[key] = i;
+    }
+    // Reverse pre-order visits every child before its parent.
+    for (let i = n - 1; i >= 0; i--) {
+      const el = order[i]!;
+      if ((el as unknown as Record<symbol, number>)[key] === undefined) continue;
+      let text = 0;
+      let link = 0;
+      let commas = 0;
+      let inline = 0;
+      let hasBlock = 0;
+      const children = el.children;
+      for (let k = 0; k < children.length; k++) {
+        const c = children[k]!;
+        if (c.type === 'text') {
+          const t = (c as unknown as { data: string }).data;
+          const len = trimmedLength(t);
+          text += len;
+          inline += len;
+          if (len) commas += countCommas(t);
+        } else if (c.type === 'tag') {
+          const j = (c as unknown as Record<symbol, number>)[key];
+          if (j === undefined) continue;
+          text += this.text[j]!;
+          link += this.link[j]!;
+          commas += this.commas[j]!;
+          if (BLOCK.has(c.name) && c.name !== 'br' && c.name !== 'img') hasBlock = 1;
+          else inline += this.text[j]!;
+        }
+      }
+      this.text[i] = text;
+      this.link[i] = el.name === 'a' ? text : link;
+      this.commas[i] = commas;
+      this.inline[i] = inline;
+      this.hasBlock[i] = hasBlock;
+    }
+  }
+
+  /** The element's position in document order, or undefined when it was pruned or is outside the body. */
+  indexOf(el: AnyNode): number | undefined {
+    return (el as unknown as Record<symbol, number | undefined>)[this.key];
+  }
+
+  has(el: Element): boolean {
+    return this.indexOf(el) !== undefined;
+  }
+
+  textLength(el: Element): number {
+    const i = this.indexOf(el);
+    return i === undefined ? 0 : this.text[i]!;
+  }
+
+  linkDensity(el: Element): number {
+    const i = this.indexOf(el);
+    return i === undefined || this.text[i] === 0 ? 0 : this.link[i]! / this.text[i]!;
+  }
 }
 
 function classAndId(el: Element): string {
@@ -122,6 +200,15 @@ function tagBias(name: string): number {
   }
 }
 
+/** Length of a string without its leading and trailing whitespace, without allocating. */
+function trimmedLength(s: string): number {
+  let start = 0;
+  let end = s.length;
+  while (start < end && s.charCodeAt(start) <= 32) start++;
+  while (end > start && s.charCodeAt(end - 1) <= 32) end--;
+  return end - start;
+}
+
 function countCommas(s: string): number {
   let n = 0;
   for (let i = 0; i < s.length; i++) {
@@ -131,25 +218,15 @@ function countCommas(s: string): number {
   return n;
 }
 
-/** Elements the page itself declares as its main content, and all their ancestors. */
-function declaredMainAncestry(body: AnyNode): { declared: Element[]; enclosing: Set<Element> } {
-  const declared: Element[] = [];
-  for (const el of elementsIn(body)) {
-    const itemprop = el.attribs['itemprop'];
-    if (el.name === 'main' || el.attribs['role'] === 'main' || (itemprop !== undefined && /\barticleBody\b/i.test(itemprop))) {
-      declared.push(el);
-    }
-  }
+/** Ancestors (inclusive) of the elements the page itself declares as its main content. */
+function declaredMainAncestry(elements: readonly Element[]): Set<Element> {
   const enclosing = new Set<Element>();
-  for (const d of declared) {
-    let p: Element | null = d;
-    while (p && isElement(p)) {
-      if (enclosing.has(p)) break;
-      enclosing.add(p);
-      p = p.parent as Element | null;
-    }
+  for (const el of elements) {
+    const itemprop = el.attribs['itemprop'];
+    if (el.name !== 'main' && el.attribs['role'] !== 'main' && !(itemprop !== undefined && /\barticleBody\b/i.test(itemprop))) continue;
+    for (let p: Element | null = el; p && isElement(p) && !enclosing.has(p); p = p.parent as Element | null) enclosing.add(p);
   }
-  return { declared, enclosing };
+  return enclosing;
 }
 
 function bodyOf(root: AnyNode): AnyNode {
@@ -158,11 +235,16 @@ function bodyOf(root: AnyNode): AnyNode {
 }
 
 /**
- * Finds the article body of a parsed document. Returns null only when the page has no elements at all.
+ * Finds the article body of a parsed document. `elements` (all elements in document order) may be
+ * passed when the caller already has them. Returns null only when the page has no elements at all.
  */
-export function findMainContent(root: AnyNode, inspect?: (scores: ReadonlyMap<Element, number>) => void): MainContent | null {
+export function findMainContent(
+  root: AnyNode,
+  elements?: readonly Element[],
+  inspect?: (scores: ReadonlyMap<Element, number>) => void,
+): MainContent | null {
   const body = bodyOf(root);
-  const { enclosing } = declaredMainAncestry(body);
+  const enclosing = declaredMainAncestry(elements ?? elementsIn(root));
   const pruned = new Set<Element>();
   const order = elementsIn(body, (el) => {
     if (isBoilerplate(el, enclosing)) {
@@ -172,89 +254,69 @@ export function findMainContent(root: AnyNode, inspect?: (scores: ReadonlyMap<El
     return true;
   });
   if (order.length === 0 && body === root) return null;
+  const stats = new TextStats(order, pruned);
 
-  // Bottom-up statistics: reverse pre-order visits every child before its parent.
-  const stats = new Map<Element, Stats>();
-  for (let i = order.length - 1; i >= 0; i--) {
-    const el = order[i]!;
-    if (pruned.has(el)) continue;
-    const s: Stats = { text: 0, link: 0, commas: 0, inline: 0, hasBlock: false };
-    for (const c of el.children) {
-      if (c.type === 'text') {
-        const t = (c as unknown as { data: string }).data.trim();
-        s.text += t.length;
-        s.inline += t.length;
-        s.commas += countCommas(t);
-      } else if (isElement(c)) {
-        const cs = stats.get(c);
-        if (!cs) continue;
-        s.text += cs.text;
-        s.link += cs.link;
-        s.commas += cs.commas;
-        if (BLOCK.has(c.name) && c.name !== 'br' && c.name !== 'img') s.hasBlock = true;
-        else s.inline += cs.text;
-      }
-    }
-    if (el.name === 'a') s.link = s.text;
-    stats.set(el, s);
-  }
-
-  const scores = new Map<Element, number>();
+  const scores = new Float64Array(order.length);
+  const scored = new Uint8Array(order.length);
+  const candidates: number[] = [];
   const credit = (el: Element | null, points: number, level: number): void => {
-    if (!el || !isElement(el) || !stats.has(el)) return;
-    if (!scores.has(el)) scores.set(el, tagBias(el.name) + classWeight(el));
-    const divider = level === 0 ? 1 : level === 1 ? 2 : level * 3;
-    scores.set(el, scores.get(el)! + points / divider);
+    if (!el || !isElement(el)) return;
+    const i = stats.indexOf(el);
+    if (i === undefined) return;
+    if (!scored[i]) {
+      scored[i] = 1;
+      scores[i] = tagBias(el.name) + classWeight(el);
+      candidates.push(i);
+    }
+    scores[i] = scores[i]! + points / (level === 0 ? 1 : level === 1 ? 2 : level * 3);
   };
-  for (const el of order) {
-    const s = stats.get(el);
-    if (!s) continue;
-    const isParagraph = PARAGRAPH_TAGS.has(el.name) || (DIV_LIKE.has(el.name) && !s.hasBlock);
-    if (isParagraph && s.text >= 25) {
-      const points = 1 + s.commas + Math.min(Math.floor(s.text / 100), 3);
+  for (let i = 0; i < order.length; i++) {
+    const el = order[i]!;
+    if (!stats.has(el)) continue;
+    const text = stats.text[i]!;
+    const isParagraph = PARAGRAPH_TAGS.has(el.name) || (DIV_LIKE.has(el.name) && !stats.hasBlock[i]);
+    if (isParagraph && text >= 25) {
+      const points = 1 + stats.commas[i]! + Math.min(Math.floor(text / 100), 3);
       let p = el.parent as Element | null;
       for (let level = 0; level < 5 && p && isElement(p); level++, p = p.parent as Element | null) credit(p, points, level);
-    } else if (!isParagraph && s.hasBlock && s.inline >= 25) {
+    } else if (!isParagraph && stats.hasBlock[i] && stats.inline[i]! >= 25) {
       // Prose written straight into a container between <br>s counts as paragraphs of that container.
-      const points = 1 + Math.min(Math.floor(s.inline / 100), 3);
+      const points = 1 + Math.min(Math.floor(stats.inline[i]! / 100), 3);
       let p: Element | null = el;
       for (let level = 0; level < 5 && p && isElement(p); level++, p = p.parent as Element | null) credit(p, points, level);
     }
   }
 
-  const linkDensity = (el: Element): number => {
-    const s = stats.get(el);
-    return s && s.text > 0 ? s.link / s.text : 0;
-  };
+  // Final score: discounted by link density. Keep the best six for the checks below.
   const final = new Map<Element, number>();
-  for (const [el, score] of scores) final.set(el, score * (1 - linkDensity(el)));
-  inspect?.(final);
-
-  let top: Element | null = null;
-  let topScore = -Infinity;
-  for (const [el, score] of final) {
-    if (score > topScore) {
-      top = el;
-      topScore = score;
+  const best: [Element, number][] = [];
+  for (const i of candidates) {
+    const el = order[i]!;
+    const score = scores[i]! * (1 - stats.linkDensity(el));
+    final.set(el, score);
+    if (best.length < 6 || score > best[best.length - 1]![1]) {
+      best.push([el, score]);
+      best.sort((a, b) => b[1] - a[1]);
+      if (best.length > 6) best.pop();
     }
   }
-  const skip = (el: Element): boolean => pruned.has(el) || isClutter(el, stats, linkDensity);
-  if (!top) {
+  inspect?.(final);
+
+  const skip = (el: Element): boolean => pruned.has(el) || isClutter(el, stats);
+  if (best.length === 0) {
     return isElement(body) ? { roots: [body], skip } : { roots: childrenOf(body).filter(isElement), skip };
   }
+  let [top, topScore] = best[0]!;
 
   // Several strong candidates under one ancestor mean the article is split into blocks: take the ancestor.
-  const ranked = [...final.entries()].sort((a, b) => b[1] - a[1]).slice(1, 6);
-  const close = ranked.filter(([, s]) => s / topScore >= 0.75).map(([el]) => el);
+  const close = best.slice(1).filter(([, s]) => s / topScore >= 0.75).map(([el]) => el);
   if (close.length >= 3) {
-    let anc = top.parent as Element | null;
-    while (anc && isElement(anc) && anc.name !== 'body') {
+    for (let anc = top.parent as Element | null; anc && isElement(anc) && anc.name !== 'body'; anc = anc.parent as Element | null) {
       const a = anc;
       if (close.filter((c) => contains(a, c)).length >= 3) {
         top = a;
         break;
       }
-      anc = anc.parent as Element | null;
     }
   }
   // A lone child is the same content as its parent; the parent may hold the headings around it.
@@ -265,9 +327,8 @@ export function findMainContent(root: AnyNode, inspect?: (scores: ReadonlyMap<El
 
   // A short winner is usually one notice on a page of many short blocks (a landing page, a list):
   // widen to the enclosing container until there is an article's worth of text.
-  const textOfTop = (el: Element): number => stats.get(el)?.text ?? 0;
   let widened = false;
-  while (textOfTop(top) < MIN_ARTICLE_CHARS && top.parent && isElement(top.parent) && stats.has(top.parent) &&
+  while (stats.textLength(top) < MIN_ARTICLE_CHARS && top.parent && isElement(top.parent) && stats.has(top.parent) &&
     top.parent.name !== 'body' && top.parent.name !== 'html') {
     top = top.parent;
     widened = true;
@@ -277,6 +338,7 @@ export function findMainContent(root: AnyNode, inspect?: (scores: ReadonlyMap<El
   const roots: Element[] = [top];
   const parent = top.parent;
   if (parent && isElement(parent)) {
+    topScore = final.get(top) ?? topScore;
     const threshold = Math.max(10, topScore * 0.2);
     const topClass = top.attribs['class'] ?? '';
     const kept: Element[] = [];
@@ -284,12 +346,13 @@ export function findMainContent(root: AnyNode, inspect?: (scores: ReadonlyMap<El
       if (!isElement(sib) || sib === top || !stats.has(sib)) continue;
       const s = final.get(sib);
       const bonus = topClass !== '' && sib.attribs['class'] === topClass ? topScore * 0.2 : 0;
+      const i = stats.indexOf(sib)!;
       if (s !== undefined && s + bonus >= threshold) kept.push(sib);
-      else if (sib.name === 'p' || (DIV_LIKE.has(sib.name) && !stats.get(sib)!.hasBlock)) {
-        const st = stats.get(sib)!;
-        const ld = linkDensity(sib);
-        if (st.text > 80 && ld < 0.25) kept.push(sib);
-        else if (st.text > 0 && st.text <= 80 && ld === 0 && /\.( |$)/.test(textOf(sib))) kept.push(sib);
+      else if (sib.name === 'p' || (DIV_LIKE.has(sib.name) && !stats.hasBlock[i])) {
+        const text = stats.text[i]!;
+        const ld = stats.linkDensity(sib);
+        if (text > 80 && ld < 0.25) kept.push(sib);
+        else if (text > 0 && text <= 80 && ld === 0 && /\.( |$)/.test(textOf(sib))) kept.push(sib);
       } else if (/^h[2-4]$/.test(sib.name)) {
         kept.push(sib);
       }
@@ -315,14 +378,12 @@ function contains(ancestor: Element, node: Element): boolean {
 }
 
 /** Link lists and widgets inside the article body: mostly links, little prose. */
-function isClutter(el: Element, stats: ReadonlyMap<Element, Stats>, linkDensity: (el: Element) => number): boolean {
+function isClutter(el: Element, stats: TextStats): boolean {
   const name = el.name;
   if (name !== 'div' && name !== 'section' && name !== 'ul' && name !== 'ol' && name !== 'table' && name !== 'form') return false;
-  const s = stats.get(el);
-  if (!s || s.commas >= 10) return false;
-  const weight = classWeight(el);
-  const ld = linkDensity(el);
-  if (weight < 0 && ld > 0.2) return true;
-  if (ld > 0.5 && s.text < 1000) return true;
-  return false;
+  const i = stats.indexOf(el);
+  if (i === undefined || stats.commas[i]! >= 10) return false;
+  const ld = stats.linkDensity(el);
+  if (ld > 0.2 && classWeight(el) < 0) return true;
+  return ld > 0.5 && stats.text[i]! < 1000;
 }

@@ -46,34 +46,75 @@ export function collapse(text: string): string {
 }
 
 /**
- * Visible text of a subtree, with a space at every block boundary so that "<p>a</p><p>b</p>" reads
- * "a b". `skip` lets callers leave out subtrees (boilerplate inside the main content).
+ * Walks the visible text of a subtree in document order: `onText` for each text node, `onBreak` at
+ * every block boundary (so that "<p>a</p><p>b</p>" never reads "ab"). `skip` leaves out subtrees
+ * (boilerplate inside the main content). Returning false from `onText` stops the walk.
  */
-export function textOf(node: AnyNode, skip?: (el: Element) => boolean): string {
-  const parts: string[] = [];
-  // Iterative pre-order walk; a string on the stack is a separator to emit after a block closes.
-  const stack: (AnyNode | string)[] = [node];
+export function walkText(
+  node: AnyNode,
+  onText: (text: string) => boolean | void,
+  onBreak: () => void,
+  skip?: (el: Element) => boolean,
+): void {
+  walkTextWith(node, onText, onBreak, skip ? (el) => !skip(el) : undefined);
+}
+
+/**
+ * Like {@link walkText}, with `enter` called for each element before its contents: returning false
+ * leaves the element's contents out of the walk (the caller has handled or rejected them).
+ */
+export function walkTextWith(
+  node: AnyNode,
+  onText: (text: string) => boolean | void,
+  onBreak: () => void,
+  enter?: (el: Element) => boolean,
+): void {
+  // Iterative pre-order walk; a null on the stack marks the end of a block.
+  const stack: (AnyNode | null)[] = [node];
   while (stack.length) {
     const n = stack.pop()!;
-    if (typeof n === 'string') {
-      parts.push(n);
+    if (n === null) {
+      onBreak();
       continue;
     }
     if (n.type === 'text') {
-      parts.push((n as unknown as { data: string }).data);
+      if (onText((n as unknown as { data: string }).data) === false) return;
       continue;
     }
     if (isElement(n)) {
-      if (NON_TEXT.has(n.name) || (skip && skip(n))) continue;
-      if (BLOCK.has(n.name)) {
-        parts.push(' ');
-        stack.push(' ');
+      if (NON_TEXT.has(n.name)) continue;
+      const block = BLOCK.has(n.name);
+      if (block) onBreak();
+      if (enter && !enter(n)) {
+        if (block) onBreak();
+        continue;
       }
+      if (block) stack.push(null);
     } else if (n.type !== 'root') continue;
     const children = childrenOf(n);
     for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]!);
   }
-  return collapse(parts.join(''));
+}
+
+/**
+ * Visible text of a subtree, whitespace collapsed, with a space at every block boundary. `limit` stops
+ * collecting after about that many characters (the opening of a 5 MB page is all a summary needs).
+ */
+export function textOf(node: AnyNode, skip?: (el: Element) => boolean, limit = Infinity): string {
+  const parts: string[] = [];
+  let length = 0;
+  walkText(
+    node,
+    (t) => {
+      parts.push(t);
+      length += t.length;
+      return length < limit;
+    },
+    () => parts.push(' '),
+    skip,
+  );
+  const text = collapse(parts.join(''));
+  return limit < Infinity ? text.slice(0, limit) : text;
 }
 
 /** Elements of a subtree in document order (iterative), optionally not descending into some. */

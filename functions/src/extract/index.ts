@@ -1,4 +1,4 @@
-import { firstSentences, mainText, outlineOf, wordStats } from './body';
+import { firstSentences, readBody } from './body';
 import { bannerImageRules } from './image';
 import { authorRules, canonicalUrlRules, descriptionRules, languageRules, siteNameRules } from './metadata';
 import { createPage } from './page';
@@ -55,18 +55,17 @@ export function extractArticle(html: string, pageUrl: string, options: ExtractOp
   const modified = value(firstGood(modifiedRules, page));
   const description = value(firstGood(descriptionRules, page));
   const main = guarded(() => page.main(), null);
-  const text = guarded(() => mainText(main), '');
-  const words = guarded(() => wordStats(text), { wordCount: 0, readingTimeMinutes: 0 });
+  const body = guarded(() => readBody(main, title), { outline: [], wordCount: 0, readingTimeMinutes: 0, opening: '' });
 
   return {
     title,
     publishedAt: published ? published.date.iso : null,
     publishedAtRaw: published ? published.raw : null,
     modifiedAt: modified ? modified.date.iso : null,
-    outline: guarded(() => outlineOf(main, title), []),
-    summary: description ?? guarded(() => firstSentences(text), null),
-    wordCount: words.wordCount,
-    readingTimeMinutes: words.readingTimeMinutes,
+    outline: body.outline,
+    summary: description ?? guarded(() => firstSentences(body.opening), null),
+    wordCount: body.wordCount,
+    readingTimeMinutes: body.readingTimeMinutes,
     bannerImage: value(firstGood(bannerImageRules, page)),
     canonicalUrl: value(firstGood(canonicalUrlRules, page)),
     siteName: value(firstGood(siteNameRules, page)),

@@ -85,6 +85,19 @@ export function nodesWith(nodes: readonly JsonLdNode[], key: string): JsonLdNode
     .map((x) => x.n);
 }
 
+/**
+ * Replaces a bare reference (`{"@id": "…#org"}`) by the node of the same `@id` found elsewhere on the
+ * page; `@graph` documents link their Article to its publisher and author that way.
+ */
+export function deref(value: unknown, nodes: readonly JsonLdNode[]): unknown {
+  if (Array.isArray(value)) return value.map((v) => deref(v, nodes));
+  if (value === null || typeof value !== 'object') return value;
+  const obj = value as JsonLdNode;
+  const id = obj['@id'];
+  if (typeof id !== 'string' || obj['@type'] !== undefined || obj['name'] !== undefined) return value;
+  return nodes.find((n) => n['@id'] === id && n !== obj) ?? value;
+}
+
 /** A string from a JSON-LD value that may be a string, a number, an array or an object with `name`/`url`/`@value`. */
 export function stringsOf(value: unknown, keys: readonly string[] = ['@value', 'name']): string[] {
   if (value === null || value === undefined) return [];

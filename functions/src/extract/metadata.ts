@@ -1,5 +1,5 @@
 import { attr, collapse, textOf } from './dom';
-import { nodesWith, stringsOf } from './jsonld';
+import { deref, nodesWith, stringsOf } from './jsonld';
 import type { Page } from './page';
 import type { Rule } from './rules';
 import { absoluteHttpUrl } from './urls';
@@ -42,7 +42,7 @@ export const siteNameRules: readonly Rule<Page, string>[] = [
     name: 'jsonld.publisher',
     run: (page) => {
       for (const n of nodesWith(page.jsonLd(), 'publisher')) {
-        const v = stringsOf(n['publisher'], ['name']).map(collapse).find((s) => s !== '');
+        const v = stringsOf(deref(n['publisher'], page.jsonLd()), ['name']).map(collapse).find((s) => s !== '');
         if (v) return v;
       }
       return null;
@@ -63,7 +63,7 @@ export const authorRules: readonly Rule<Page, string>[] = [
     name: 'jsonld.author',
     run: (page) => {
       for (const n of nodesWith(page.jsonLd(), 'author')) {
-        const names = stringsOf(n['author'], ['name']).map(authorName).filter((s): s is string => s !== null);
+        const names = stringsOf(deref(n['author'], page.jsonLd()), ['name']).map(authorName).filter((s): s is string => s !== null);
         if (names.length) return [...new Set(names)].join(', ');
       }
       return null;

@@ -92,7 +92,7 @@ export function createPage(html: string, pageUrl: string, now: number): Page {
       return null;
     },
     jsonLd,
-    main: () => (mainContent === undefined ? (mainContent = findMainContent(root)) : mainContent),
+    main: () => (mainContent === undefined ? (mainContent = findMainContent(root, elements())) : mainContent),
     elements,
   };
   return page;

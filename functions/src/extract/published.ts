@@ -110,7 +110,7 @@ const classedDate: Rule<Page, DateHit> = {
       if (!DATE_CLASS.test(ci) || MODIFIED.test(ci) || inOtherContext(el)) continue;
       const direct = first(page, [attr(el, 'datetime'), attr(el, 'content'), attr(el, 'title')]);
       if (direct) return direct;
-      const text = textOf(el).slice(0, 300);
+      const text = textOf(el, undefined, 300);
       const found = findDateInText(text, page.now);
       if (found) return { date: found.date, raw: found.raw };
     }
@@ -141,7 +141,7 @@ const visibleDate: Rule<Page, DateHit> = {
   name: 'visible-text',
   run: (page) => {
     for (const region of articleRegions(page)) {
-      const found = findDateInText(textOf(region).slice(0, 1500), page.now);
+      const found = findDateInText(textOf(region, undefined, 1500), page.now);
       if (found) return { date: found.date, raw: found.raw };
     }
     return null;

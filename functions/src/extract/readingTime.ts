@@ -15,9 +15,21 @@
 export const WORDS_PER_MINUTE = 230;
 export const CJK_CHARS_PER_MINUTE = 500;
 
-/** Han, Hiragana, Katakana, Hangul and CJK punctuation-free ranges. */
-const CJK = /[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af\u1100-\u11ff\u3130-\u318f\uff66-\uff9d]/g;
-const HAS_WORD_CHAR = /[\p{L}\p{N}]/u;
+/** Han, Hiragana, Katakana, Hangul (syllables and jamo) and half-width Katakana. */
+function isCjk(c: number): boolean {
+  return (
+    (c >= 0x4e00 && c <= 0x9fff) || (c >= 0x3040 && c <= 0x30ff) || (c >= 0x3400 && c <= 0x4dbf) ||
+    (c >= 0xac00 && c <= 0xd7af) || (c >= 0xf900 && c <= 0xfaff) || (c >= 0x1100 && c <= 0x11ff) ||
+    (c >= 0x3130 && c <= 0x318f) || (c >= 0xff66 && c <= 0xff9d)
+  );
+}
+
+function isSpace(c: number): boolean {
+  return c === 32 || (c >= 9 && c <= 13) || c === 0xa0 || c === 0x3000 || (c >= 0x2000 && c <= 0x200b) || c === 0x2028 ||
+    c === 0x2029 || c === 0x202f || c === 0x205f || c === 0xfeff || c === 0x1680;
+}
+
+const WORD_CHAR = /[\p{L}\p{N}]/u;
 
 /** Counts of space-separated words and of CJK characters in a text. */
 export interface WordTally {
@@ -25,12 +37,50 @@ export interface WordTally {
   cjkChars: number;
 }
 
+/**
+ * Counts words over text that arrives in pieces (text nodes), without building the whole string:
+ * a word may continue across pieces ("foo<b>bar</b>" is one word) until whitespace or `boundary()`.
+ */
+export class WordCounter implements WordTally {
+  words = 0;
+  cjkChars = 0;
+  private inToken = false;
+  private tokenHasWordChar = false;
+
+  feed(text: string): void {
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (isSpace(c)) {
+        this.boundary();
+      } else if (isCjk(c)) {
+        this.boundary();
+        this.cjkChars++;
+      } else {
+        this.inToken = true;
+        if (!this.tokenHasWordChar) {
+          if ((c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122)) this.tokenHasWordChar = true;
+          else if (c >= 0x80) {
+            const cp = text.codePointAt(i)!;
+            if (WORD_CHAR.test(String.fromCodePoint(cp))) this.tokenHasWordChar = true;
+            if (cp > 0xffff) i++;
+          }
+        }
+      }
+    }
+  }
+
+  boundary(): void {
+    if (this.inToken && this.tokenHasWordChar) this.words++;
+    this.inToken = false;
+    this.tokenHasWordChar = false;
+  }
+}
+
 export function tallyWords(text: string): WordTally {
-  const cjkChars = (text.match(CJK) ?? []).length;
-  const rest = cjkChars ? text.replace(CJK, ' ') : text;
-  let words = 0;
-  for (const token of rest.split(/\s+/)) if (token && HAS_WORD_CHAR.test(token)) words++;
-  return { words, cjkChars };
+  const counter = new WordCounter();
+  counter.feed(text);
+  counter.boundary();
+  return { words: counter.words, cjkChars: counter.cjkChars };
 }
 
 /** Whole minutes, rounded, at least 1 when there is any text at all. */

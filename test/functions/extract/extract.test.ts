@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict';
+import { extractArticle } from '../../../functions/src/extract';
+
+const NOW = Date.parse('2026-01-01T00:00:00Z');
+/** 24 words. */
+const PROSE = 'The committee met on a rainy morning, argued for an hour about the budget, and agreed, in the end, to meet again next week. ';
+const page = (head: string, body = `<article><p>${PROSE.repeat(3)}</p></article>`): string =>
+  `<!DOCTYPE html><html><head>${head}</head><body>${body}</body></html>`;
+const extract = (html: string, url = 'https://news.example.com/a/b.html') => extractArticle(html, url, { now: NOW });
+
+describe('extractArticle', () => {
+  describe('publication date', () => {
+    it('reads a JSON-LD datePublished nested under mainEntity and keeps the raw text', () => {
+      const a = extract(page(`<script type="application/ld+json">{"@type":"WebPage","mainEntity":{"@type":"Article","datePublished":"2020-02-03T04:05:06+02:00"}}</script>`));
+      assert.equal(a.publishedAt, '2020-02-03T04:05:06+02:00');
+      assert.equal(a.publishedAtRaw, '2020-02-03T04:05:06+02:00');
+    });
+
+    it('prefers the Article node over a WebPage node listed first', () => {
+      const a = extract(page(`<script type="application/ld+json">[{"@type":"WebPage","datePublished":"2019-01-01"},{"@type":"BlogPosting","datePublished":"2021-06-07"}]</script>`));
+      assert.equal(a.publishedAt, '2021-06-07T00:00:00Z');
+    });
+
+    it('survives JSON-LD wrapped in a comment with a trailing semicolon', () => {
+      const a = extract(page(`<script type="application/ld+json"><!--{"@type":"NewsArticle","datePublished":"2018-08-09T10:00:00Z"};--></script>`));
+      assert.equal(a.publishedAt, '2018-08-09T10:00:00Z');
+    });
+
+    it('never reports a modification date as the publication date', () => {
+      const a = extract(page('<meta property="article:modified_time" content="2021-05-05T00:00:00Z">'));
+      assert.equal(a.publishedAt, null);
+      assert.equal(a.modifiedAt, '2021-05-05T00:00:00Z');
+    });
+
+    it('rejects a date after `now` and falls through to the next source', () => {
+      const a = extract(page('<meta property="article:published_time" content="2026-03-01T00:00:00Z"><meta name="date" content="2025-12-30">'));
+      assert.equal(a.publishedAt, '2025-12-30T00:00:00Z');
+    });
+
+    it('skips a <time> marked as an update and takes the publication one', () => {
+      const a = extract(page('', `<article><p>Updated <time datetime="2024-02-02">Feb 2</time>, first published <time datetime="2024-01-15T12:00:00Z">Jan 15</time></p><p>${PROSE.repeat(3)}</p></article>`));
+      assert.equal(a.publishedAt, '2024-01-15T12:00:00Z');
+    });
+
+    it('ignores dates in the comments', () => {
+      const a = extract(page('', `<article><p>${PROSE.repeat(3)}</p></article><section class="comments"><time datetime="2024-03-03">March 3</time><time datetime="2024-03-04">x</time><time datetime="2024-03-05">y</time><time datetime="2024-03-06">z</time></section>`));
+      assert.equal(a.publishedAt, null);
+    });
+  });
+
+  describe('title', () => {
+    it('drops a site name that the page declares, whichever side it is on', () => {
+      const head = '<meta property="og:site_name" content="Harbour News">';
+      assert.equal(extract(page(`${head}<title>Harbour News — Fishing quotas cut</title>`)).title, 'Fishing quotas cut');
+      assert.equal(extract(page(`${head}<title>Fishing quotas cut | Harbour News</title>`)).title, 'Fishing quotas cut');
+    });
+
+    it('recognises the site by its host name when it is not declared', () => {
+      const a = extract(page('<title>Fishing quotas cut, again and again - Harbournews</title>'), 'https://www.harbournews.example/x');
+      assert.equal(a.title, 'Fishing quotas cut, again and again');
+    });
+
+    it('keeps a dash that belongs to the headline', () => {
+      const a = extract(page('<meta property="og:title" content="Spider-Man and the long, hot summer - a review of reviews">'));
+      assert.equal(a.title, 'Spider-Man and the long, hot summer - a review of reviews');
+    });
+
+    it('prefers the JSON-LD name over a headline that does not match <title>', () => {
+      const a = extract(page('<title>Hermitian matrix - Wikipedia</title><script type="application/ld+json">{"@type":"Article","name":"Hermitian matrix","headline":"matrix equal to its conjugate-transpose"}</script>'));
+      assert.equal(a.title, 'Hermitian matrix');
+    });
+  });
+
+  describe('banner image', () => {
+    it('takes og:image before twitter:image and resolves it against the page URL', () => {
+      const a = extract(page('<meta name="twitter:image" content="/t.jpg"><meta property="og:image" content="o.jpg">'));
+      assert.equal(a.bannerImage, 'https://news.example.com/a/o.jpg');
+    });
+
+    it('skips a JSON-LD publisher logo and uses the article image', () => {
+      const a = extract(page('<script type="application/ld+json">{"@type":"Article","publisher":{"@type":"Organization","logo":{"@type":"ImageObject","url":"https://x.example/logo.png"}},"image":{"@type":"ImageObject","url":"https://x.example/lead.jpg"}}</script>'));
+      assert.equal(a.bannerImage, 'https://x.example/lead.jpg');
+    });
+
+    it('refuses non-http(s) schemes', () => {
+      const a = extract(page('<meta property="og:image" content="data:image/png;base64,AAAA"><meta property="og:image" content="ftp://x.example/a.jpg">'));
+      assert.equal(a.bannerImage, null);
+    });
+  });
+
+  describe('main content', () => {
+    it('counts only the article, not the navigation, sidebar and footer', () => {
+      const nav = '<nav>' + '<a href="/x">Home and garden and more</a> '.repeat(50) + '</nav>';
+      const footer = '<footer>' + 'Copyright and legal notices for the whole site. '.repeat(40) + '</footer>';
+      const a = extract(page('', `${nav}<div class="story"><p>${PROSE.repeat(4)}</p><p>${PROSE.repeat(4)}</p></div><aside>${'Buy now. '.repeat(80)}</aside>${footer}`));
+      assert.equal(a.wordCount, 8 * 24);
+      assert.equal(a.readingTimeMinutes, 1);
+    });
+
+    it('gives an article without headings a summary made of its first sentences', () => {
+      const a = extract(page('', `<div><p>${PROSE.repeat(5)}</p></div>`));
+      assert.deepEqual(a.outline, []);
+      assert.ok(a.summary !== null && a.summary.startsWith('The committee met') && a.summary.endsWith('.'));
+      assert.ok(a.summary.length <= 300);
+    });
+
+    it('reads a long article at 230 words per minute', () => {
+      const a = extract(page('', `<article>${`<p>${PROSE.repeat(4)}</p>`.repeat(24)}</article>`));
+      assert.equal(a.wordCount, 2304);
+      assert.equal(a.readingTimeMinutes, 10);
+    });
+  });
+
+  describe('robustness', () => {
+    it('never throws, whatever it is given', () => {
+      for (const input of ['', '<', '<<<>>>', '<html', '\u0000\u0001', '<script type="application/ld+json">{', null, undefined, 42]) {
+        const a = extractArticle(input as unknown as string, 'not a url');
+        assert.equal(typeof a, 'object');
+        assert.equal(a.bannerImage, null);
+      }
+    });
+
+    it('handles ten thousand unclosed <div>s without overflowing the stack', () => {
+      const html = '<title>Deep</title>' + '<div>'.repeat(10000) + `<p>${PROSE}</p>`;
+      const a = extract(html);
+      assert.equal(a.title, 'Deep');
+      assert.equal(a.wordCount, 24);
+    });
+  });
+
+  describe('other fields', () => {
+    it('reads canonical URL, site name, author and language', () => {
+      const a = extract(page('<link rel="canonical" href="/a/b"><meta property="og:site_name" content="Harbour News"><meta name="author" content="Jo Fisher"><meta property="og:locale" content="en_GB">'));
+      assert.equal(a.canonicalUrl, 'https://news.example.com/a/b');
+      assert.equal(a.siteName, 'Harbour News');
+      assert.equal(a.author, 'Jo Fisher');
+      assert.equal(a.language, 'en-GB');
+    });
+  });
+});
