@@ -6,6 +6,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { extractArticle } from '../functions/src/extract';
 import { closeSharedAgents, fetchPage, type FetchError, type FetchOptions } from '../functions/src/fetch';
 import type { BenchSection } from './types';
 
@@ -122,7 +123,10 @@ export async function run(): Promise<BenchSection> {
       await memory(site.port, '/huge', `${BURST} concurrent fetches of a 20 MB chunked page (cut at the 5 MB cap)`),
       await memory(site.port, '/large', `${BURST} concurrent fetches of a 4 MB page (under the cap, read and decoded)`),
     ];
-    const rates = [await throughput(site.port, 'fetchPage', () => undefined)];
+    const rates = [
+      await throughput(site.port, 'fetchPage', () => undefined),
+      await throughput(site.port, 'fetchPage + extractArticle', (html, url) => void extractArticle(html, url)),
+    ];
     const markdown = [
       `Loopback site in a child process; ${ARTICLES} article fetches, ${CONCURRENCY} at a time over ${HOSTS} host names; Node ${process.version}.`,
       '',
