@@ -306,6 +306,14 @@ describe('fetchPage', () => {
         await busy.close();
       }
     });
+    it('frees the per-host slot when a fetch fails', async () => {
+      const one = options({ perHostConcurrency: 1 });
+      for (const path of ['/404', '/500', '/pdf', '/endless']) {
+        await fetchPage(site.url(path), one).catch(() => undefined);
+      }
+      assert.equal((await fetchPage(site.url('/page'), one)).status, 200);
+    });
+
     it('never deadlocks when concurrent bodies exceed the instance memory budget', async () => {
       // Each page is larger than the whole budget: they are read one after another, oldest first.
       const pages = await Promise.all(Array.from({ length: 4 }, () => fetchPage(site.url('/gzip-bomb'), options({ maxBytes: 5 * 1024 * 1024, bodyBudgetBytes: 64 * 1024 }))));

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { fetchPage, isPublicAddress, literalHostBlockReason, type FetchError, type FetchOptions } from '../../../functions/src/fetch';
-import { PUBLIC_V4, PUBLIC_V6, fence, startSite, tableResolver, type Fence, type Site } from './helpers';
+import { PUBLIC_V4, PUBLIC_V4_B, PUBLIC_V6, fence, startSite, tableResolver, type Fence, type Site } from './helpers';
 
 /** Literal destinations in the spellings the WHATWG URL parser accepts; every one must be refused. */
 const BLOCKED_LITERALS: Array<[string, string]> = [
@@ -105,6 +105,7 @@ describe('fetch guard', () => {
       'mixed.example': [PUBLIC_V4, '10.0.0.1'],
       'mapped.example': ['::ffff:10.0.0.1'],
       'ula.example': ['fd00::1'],
+      'two.example': [PUBLIC_V4_B, PUBLIC_V4],
     });
 
     before(async () => {
@@ -211,6 +212,15 @@ describe('fetch guard', () => {
       });
       assert.equal(error.code, 'connection-failed');
       assert.deepEqual(seen, [{ hostname: PUBLIC_V4, servername: 'site.example' }]);
+    });
+
+    it('tries the next checked address when one refuses the connection', async () => {
+      const closed = await startSite(() => undefined);
+      await closed.close();
+      net.route(PUBLIC_V4_B, closed.port);
+      const page = await fetchPage('http://two.example/', options());
+      assert.equal(page.status, 200);
+      assert.deepEqual(net.attempts, [`${PUBLIC_V4_B}:80`, `${PUBLIC_V4}:80`]);
     });
 
     it('resolves names once per hop and never lets the connection resolve them again', async () => {
