@@ -234,19 +234,25 @@ export function createApi(deps: ApiDeps): (req: Request, res: Response) => Promi
       urls: triage.accepted.map((item) => item.canonicalUrl),
       urlKeys: triage.accepted.map((item) => item.urlKey),
     };
-    // Records first, messages second: whatever is published already has a document to land in, and
-    // the status endpoint counts every accepted URL from the moment the 202 goes out.
-    let created: Set<string>;
-    try {
-      [created] = await Promise.all([store.enqueueArticles(triage.accepted, now), store.createPortfolio(portfolio)]);
-    } catch (error) {
-      throw storageError(error);
-    }
+    // The portfolio document and the messages go out together; 202 only once both are confirmed.
+    // Article records are created by the scraper on first delivery (the status view counts a URL
+    // without one as queued): writing 1,000 of them here would cost more than the rest of the request.
     const statusUrl = `${req.protocol}://${req.get('host') ?? 'localhost'}/portfolios/${portfolioId}`;
-    const results = await deps.publishUrls(triage.accepted);
+    const [recorded, results] = await Promise.all([
+      store.createPortfolio(portfolio).then(
+        () => null,
+        (error: unknown) => error,
+      ),
+      deps.publishUrls(triage.accepted),
+    ]);
+    if (recorded !== null) {
+      log({ severity: 'ERROR', message: `Recording portfolio ${portfolioId} failed: ${String(recorded)}`, portfolioId, code: 'storage-unavailable' });
+      const error = storageError(recorded);
+      throw new ApiError(error.status, error.code, `${error.message} The portfolio was not recorded; submit it again.`, undefined, error.headers);
+    }
     const notQueued = triage.accepted.filter((_item, index) => results[index]?.status !== 'fulfilled');
     if (notQueued.length > 0) {
-      await forgetUnqueued(portfolio, notQueued, created, now);
+      await dropUnqueued(portfolio, notQueued);
       const firstFailure = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
       log({ severity: 'ERROR', message: `Publishing failed for ${notQueued.length} of ${triage.accepted.length} URLs`, portfolioId, code: 'publish-failed', cause: String(firstFailure?.reason) });
       throw new ApiError(
@@ -263,30 +269,21 @@ export function createApi(deps: ApiDeps): (req: Request, res: Response) => Promi
   }
 
   /**
-   * After a partial publish failure: the portfolio lists only what was queued, and articles this
-   * request created but could not queue are marked failed (not left `queued` forever). Best effort:
-   * the 503 goes out either way.
+   * After a partial publish failure the portfolio lists only what was queued, so its counts still add
+   * up and nothing stays `queued` forever. Best effort: the 503 names the URLs either way.
    */
-  async function forgetUnqueued(portfolio: PortfolioRecord, notQueued: UrlMessage[], created: Set<string>, now: Date): Promise<void> {
+  async function dropUnqueued(portfolio: PortfolioRecord, notQueued: UrlMessage[]): Promise<void> {
     const dropped = new Set(notQueued.map((item) => item.urlKey));
     const keep = portfolio.urlKeys.map((key) => !dropped.has(key));
-    const error = { code: 'not-queued', message: 'The URL could not be queued (publishing failed); submit it again.', at: now };
-    await Promise.allSettled([
-      store.setPortfolioUrls(
+    try {
+      await store.setPortfolioUrls(
         portfolio.portfolioId,
         portfolio.urls.filter((_url, index) => keep[index]),
         portfolio.urlKeys.filter((_key, index) => keep[index]),
-      ),
-      ...notQueued
-        .filter((item) => created.has(item.urlKey))
-        .map((item) =>
-          store.updateArticle(item.urlKey, (current) =>
-            current !== null && current.status === 'queued' && current.attempts === 0
-              ? { next: { ...current, status: 'failed', lastError: error, terminalAt: now, updatedAt: now }, result: undefined }
-              : { next: null, result: undefined },
-          ),
-        ),
-    ]);
+      );
+    } catch (error) {
+      log({ severity: 'ERROR', message: `Could not drop unqueued URLs from portfolio ${portfolio.portfolioId}: ${String(error)}`, portfolioId: portfolio.portfolioId });
+    }
   }
 
   async function showPortfolio(portfolioId: string, res: Response): Promise<Record<string, unknown>> {

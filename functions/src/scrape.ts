@@ -110,7 +110,7 @@ export function decodePushEnvelope(body: unknown): Delivery {
 /** What happened to one delivery. The handler maps it to an HTTP status for Pub/Sub. */
 export type ScrapeOutcome =
   | { kind: 'done'; delivery: Delivery; attempts: number; finalUrl: string; title: string | null }
-  | { kind: 'failed'; delivery: Delivery; attempts: number; code: string; message: string; keptDone: boolean }
+  | { kind: 'failed'; delivery: Delivery; attempts: number; code: string; message: string }
   | { kind: 'retry'; delivery: Delivery; attempts: number | null; code: string; message: string; httpStatus: 429 | 503 }
   | { kind: 'skipped'; delivery: Delivery; reason: 'fresh' | 'already-resolved' | 'kept-done' }
   | { kind: 'malformed'; code: 'malformed-message'; message: string };
@@ -124,39 +124,49 @@ export interface ScrapeDeps {
   config: Pick<Config, 'freshnessWindowMs' | 'fetch'>;
 }
 
-type BeginDecision = { action: 'skip'; reason: 'fresh' | 'already-resolved' } | { action: 'fetch'; attempts: number };
+type BeginDecision = { action: 'skip'; reason: 'fresh' | 'already-resolved' } | { action: 'fetch' };
 
 function isTerminal(article: ArticleRecord): boolean {
   return article.status === 'done' || article.status === 'failed';
 }
 
-/**
- * Decides, from the stored article, whether a delivery needs a fetch, and counts it. Pure: runs
- * inside a transaction that may be retried.
- */
-export function beginDelivery(current: ArticleRecord | null, delivery: Delivery, now: Date, freshnessWindowMs: number): ArticleChange<BeginDecision> {
-  if (current !== null && current.status === 'done' && current.scrapedAt !== null && now.getTime() - current.scrapedAt.getTime() < freshnessWindowMs) {
-    return { next: null, result: { action: 'skip', reason: 'fresh' } };
-  }
-  if (current !== null && isTerminal(current) && delivery.publishTime !== null && current.terminalAt !== null && current.terminalAt.getTime() >= delivery.publishTime.getTime()) {
-    return { next: null, result: { action: 'skip', reason: 'already-resolved' } };
-  }
-  const base = current ?? queuedArticle(delivery.message, now);
-  // A terminal article asked for again (re-submitted after a failure, or stale) starts a new round.
-  const newRound = isTerminal(base);
-  const stored = newRound ? 0 : base.attempts;
-  const attempts = Math.max(stored + 1, delivery.deliveryAttempt ?? 0);
-  // A `done` article being refreshed stays `done` (its data is still the best we have).
-  const status = base.status === 'done' ? 'done' : 'queued';
-  const next: ArticleRecord = { ...base, status, attempts, updatedAt: now, ...(newRound ? { lastError: null } : {}) };
-  return { next, result: { action: 'fetch', attempts } };
+/** True when the article reached `done` or `failed` after this delivery's message was published. */
+function resolvedSince(article: ArticleRecord | null, delivery: Delivery): boolean {
+  return (
+    article !== null &&
+    isTerminal(article) &&
+    article.terminalAt !== null &&
+    delivery.publishTime !== null &&
+    article.terminalAt.getTime() >= delivery.publishTime.getTime()
+  );
 }
 
-/** Records a successful scrape. A newer scrape replaces an older one, whatever the status. */
-export function completeDone(current: ArticleRecord | null, delivery: Delivery, page: FetchedPage, article: Article, now: Date): ArticleChange<number> {
+/** Decides from the stored article whether a delivery needs a fetch at all. */
+export function beginDelivery(current: ArticleRecord | null, delivery: Delivery, now: Date, freshnessWindowMs: number): BeginDecision {
+  if (current?.status === 'done' && current.scrapedAt !== null && now.getTime() - current.scrapedAt.getTime() < freshnessWindowMs) {
+    return { action: 'skip', reason: 'fresh' };
+  }
+  if (resolvedSince(current, delivery)) return { action: 'skip', reason: 'already-resolved' };
+  return { action: 'fetch' };
+}
+
+/**
+ * The article with this delivery counted: the larger of the stored count + 1 and Pub/Sub's
+ * deliveryAttempt. A terminal article asked for again (re-submitted after a failure, or stale)
+ * starts a new round, counted from zero; a `done` one stays `done` meanwhile (its data is still
+ * the best we have).
+ */
+export function countDelivery(current: ArticleRecord | null, delivery: Delivery, now: Date): ArticleRecord {
   const base = current ?? queuedArticle(delivery.message, now);
-  const next: ArticleRecord = {
-    ...base,
+  const newRound = isTerminal(base);
+  const attempts = Math.max((newRound ? 0 : base.attempts) + 1, delivery.deliveryAttempt ?? 0);
+  return { ...base, status: base.status === 'done' ? 'done' : 'queued', attempts, updatedAt: now, ...(newRound ? { lastError: null } : {}) };
+}
+
+/** The record of a successful scrape. A newer scrape replaces an older one, whatever the status. */
+export function completeDone(counted: ArticleRecord, page: FetchedPage, article: Article, now: Date): ArticleRecord {
+  return {
+    ...counted,
     ...fieldsFromArticle(article),
     status: 'done',
     finalUrl: page.finalUrl,
@@ -165,21 +175,30 @@ export function completeDone(current: ArticleRecord | null, delivery: Delivery, 
     terminalAt: now,
     updatedAt: now,
   };
-  return { next, result: next.attempts };
 }
 
-/** Records a permanent failure, unless the article is `done` (a success is never undone). */
-export function completeFailed(current: ArticleRecord | null, delivery: Delivery, error: { code: string; message: string }, now: Date): ArticleChange<{ attempts: number; keptDone: boolean }> {
-  if (current?.status === 'done') return { next: null, result: { attempts: current.attempts, keptDone: true } };
-  const base = current ?? queuedArticle(delivery.message, now);
-  const next: ArticleRecord = { ...base, status: 'failed', lastError: { code: error.code, message: error.message, at: now }, terminalAt: now, updatedAt: now };
-  return { next, result: { attempts: next.attempts, keptDone: false } };
+/**
+ * Records a permanent failure — unless the article is `done` (a success is never undone) or another
+ * delivery resolved it after this message was published.
+ */
+export function completeFailed(
+  current: ArticleRecord | null,
+  delivery: Delivery,
+  error: { code: string; message: string },
+  now: Date,
+): ArticleChange<{ attempts: number; kept: 'kept-done' | 'already-resolved' | null }> {
+  if (current?.status === 'done') return { next: null, result: { attempts: current.attempts, kept: 'kept-done' } };
+  if (resolvedSince(current, delivery)) return { next: null, result: { attempts: current?.attempts ?? 0, kept: 'already-resolved' } };
+  const counted = countDelivery(current, delivery, now);
+  const next: ArticleRecord = { ...counted, status: 'failed', lastError: { code: error.code, message: error.message, at: now }, terminalAt: now, updatedAt: now };
+  return { next, result: { attempts: next.attempts, kept: null } };
 }
 
-/** Records the error of a delivery that will be retried, on an article still `queued`. */
-export function recordRetry(current: ArticleRecord | null, error: { code: string; message: string }, now: Date): ArticleChange<number | null> {
-  if (current === null || current.status !== 'queued') return { next: null, result: current?.attempts ?? null };
-  return { next: { ...current, lastError: { code: error.code, message: error.message, at: now }, updatedAt: now }, result: current.attempts };
+/** Counts a delivery that will be retried and records its error, unless the article is resolved. */
+export function recordRetry(current: ArticleRecord | null, delivery: Delivery, error: { code: string; message: string }, now: Date): ArticleChange<number | null> {
+  if (current?.status === 'done' || resolvedSince(current, delivery)) return { next: null, result: current?.attempts ?? null };
+  const counted = countDelivery(current, delivery, now);
+  return { next: { ...counted, lastError: { code: error.code, message: error.message, at: now } }, result: counted.attempts };
 }
 
 /** A failure worth a retry: the site or our storage may answer later. */
@@ -234,11 +253,12 @@ export async function scrape(body: unknown, deps: ScrapeDeps): Promise<ScrapeOut
   }
   const { store, now } = deps;
   const key = delivery.message.urlKey;
-  let attempts: number | null = null;
   try {
-    const decision = await store.updateArticle(key, (current) => beginDelivery(current, delivery, now(), deps.config.freshnessWindowMs));
+    // A plain read decides; only the failure paths need a transaction. A success may be written
+    // blindly: nothing but `done` can replace `done`, and a newer scrape may replace an older one.
+    const current = await store.getArticle(key);
+    const decision = beginDelivery(current, delivery, now(), deps.config.freshnessWindowMs);
     if (decision.action === 'skip') return { kind: 'skipped', delivery, reason: decision.reason };
-    attempts = decision.attempts;
 
     let page: FetchedPage;
     let article: Article;
@@ -253,19 +273,21 @@ export async function scrape(body: unknown, deps: ScrapeDeps): Promise<ScrapeOut
     } catch (error) {
       const classified = classifyError(error);
       if (!classified.permanent) throw classified.failure;
-      const failed = await store.updateArticle(key, (current) => completeFailed(current, delivery, classified, now()));
-      if (failed.keptDone) return { kind: 'skipped', delivery, reason: 'kept-done' };
-      return { kind: 'failed', delivery, attempts: failed.attempts, code: classified.code, message: classified.message, keptDone: false };
+      const failed = await store.updateArticle(key, (latest) => completeFailed(latest, delivery, classified, now()));
+      if (failed.kept !== null) return { kind: 'skipped', delivery, reason: failed.kept };
+      return { kind: 'failed', delivery, attempts: failed.attempts, code: classified.code, message: classified.message };
     }
-    const finalAttempts = await store.updateArticle(key, (current) => completeDone(current, delivery, page, article, now()));
-    return { kind: 'done', delivery, attempts: finalAttempts, finalUrl: page.finalUrl, title: article.title };
+    const done = completeDone(countDelivery(current, delivery, now()), page, article, now());
+    await store.putArticle(key, done);
+    return { kind: 'done', delivery, attempts: done.attempts, finalUrl: page.finalUrl, title: article.title };
   } catch (error) {
     const classified = classifyError(error);
     const failure = classified.permanent ? new TransientFailure(classified.code, classified.message) : classified.failure;
+    let attempts: number | null = null;
     try {
-      attempts = await store.updateArticle(key, (current) => recordRetry(current, failure, now()));
+      attempts = await store.updateArticle(key, (latest) => recordRetry(latest, delivery, failure, now()));
     } catch {
-      // Storage is what failed, most likely; the redelivery will record the attempt.
+      // Storage is what failed, most likely; Pub/Sub's deliveryAttempt still counts this delivery.
     }
     return { kind: 'retry', delivery, attempts, code: failure.code, message: failure.message, httpStatus: failure.httpStatus };
   }

@@ -65,7 +65,7 @@ export interface PortfolioRecord {
   urlKeys: string[];
 }
 
-/** What the API asks to be queued. */
+/** The identity of an article: the URL as submitted, its canonical form and key. */
 export interface QueuedUrl {
   url: string;
   canonicalUrl: string;
@@ -86,13 +86,10 @@ export interface ArticleStore {
    */
   updateArticle<T>(urlKey: string, change: (current: ArticleRecord | null) => ArticleChange<T>): Promise<T>;
   getArticle(urlKey: string): Promise<ArticleRecord | null>;
+  /** Writes the whole article, unconditionally (only for records that may replace any other). */
+  putArticle(urlKey: string, record: ArticleRecord): Promise<void>;
   /** Articles in the order of `urlKeys` (null where absent), read with one getAll. */
   getArticles(urlKeys: string[]): Promise<(ArticleRecord | null)[]>;
-  /**
-   * Creates a `queued` article for each URL that has none; never touches an existing one (a `done`
-   * article stays `done`). Returns the keys it created.
-   */
-  enqueueArticles(items: QueuedUrl[], now: Date): Promise<Set<string>>;
   createPortfolio(portfolio: PortfolioRecord): Promise<void>;
   getPortfolio(portfolioId: string): Promise<PortfolioRecord | null>;
   /** Rewrites the portfolio's URL list (after some URLs could not be queued). */
@@ -161,16 +158,11 @@ export function queuedArticle(item: QueuedUrl, now: Date): ArticleRecord {
 
 // gRPC status codes that say "try again later" rather than "this request is wrong".
 const TRANSIENT_STORAGE_CODES = new Set([1 /* CANCELLED */, 4 /* DEADLINE_EXCEEDED */, 8 /* RESOURCE_EXHAUSTED */, 10 /* ABORTED */, 13 /* INTERNAL */, 14 /* UNAVAILABLE */]);
-const ALREADY_EXISTS = 6;
 
 /** True for a Firestore (gRPC) error that may succeed when retried. */
 export function isTransientStorageError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'number' && TRANSIENT_STORAGE_CODES.has(code);
-}
-
-function isAlreadyExists(error: unknown): boolean {
-  return (error as { code?: unknown } | null)?.code === ALREADY_EXISTS;
 }
 
 function toDate(value: unknown): Date | null {
@@ -251,27 +243,11 @@ function articleData(record: ArticleRecord): DocumentData {
   return data;
 }
 
-// Firestore allows 500 writes per batch.
-const BATCH_LIMIT = 500;
-
 /** The pipeline's storage on Firestore; collection names get `prefix` (tests use a unique one). */
 export function firestoreStore(firestore: Firestore, prefix = ''): ArticleStore {
   const articles = firestore.collection(`${prefix}${collections.articles}`);
   const portfolios = firestore.collection(`${prefix}${collections.portfolios}`);
   const articleRef = (urlKey: string): DocumentReference => articles.doc(urlKey);
-
-  async function createEach(refs: { ref: DocumentReference; record: ArticleRecord }[], created: Set<string>): Promise<void> {
-    await Promise.all(
-      refs.map(async ({ ref, record }) => {
-        try {
-          await ref.create(articleData(record));
-          created.add(record.urlKey);
-        } catch (error) {
-          if (!isAlreadyExists(error)) throw error;
-        }
-      }),
-    );
-  }
 
   return {
     async updateArticle(urlKey, change) {
@@ -290,34 +266,14 @@ export function firestoreStore(firestore: Firestore, prefix = ''): ArticleStore 
       return snapshot.exists ? articleFromData(urlKey, snapshot.data() ?? {}) : null;
     },
 
+    async putArticle(urlKey, record) {
+      await articleRef(urlKey).set(articleData(record));
+    },
+
     async getArticles(urlKeys) {
       if (urlKeys.length === 0) return [];
       const snapshots = await firestore.getAll(...urlKeys.map(articleRef));
       return snapshots.map((snapshot, index) => (snapshot.exists ? articleFromData(urlKeys[index] ?? snapshot.id, snapshot.data() ?? {}) : null));
-    },
-
-    async enqueueArticles(items, now) {
-      const created = new Set<string>();
-      if (items.length === 0) return created;
-      // Read first so the common case (mostly new URLs) is a few batched creates, not one RPC per URL.
-      const snapshots = await firestore.getAll(...items.map((item) => articleRef(item.urlKey)));
-      const missing = items
-        .filter((_item, index) => !snapshots[index]?.exists)
-        .map((item) => ({ ref: articleRef(item.urlKey), record: queuedArticle(item, now) }));
-      for (let start = 0; start < missing.length; start += BATCH_LIMIT) {
-        const chunk = missing.slice(start, start + BATCH_LIMIT);
-        const batch = firestore.batch();
-        for (const { ref, record } of chunk) batch.create(ref, articleData(record));
-        try {
-          await batch.commit();
-          for (const { record } of chunk) created.add(record.urlKey);
-        } catch (error) {
-          // Someone created one of these meanwhile; the batch failed as a whole, so create one by one.
-          if (!isAlreadyExists(error)) throw error;
-          await createEach(chunk, created);
-        }
-      }
-      return created;
     },
 
     async createPortfolio(portfolio) {

@@ -7,8 +7,8 @@ import { createApi, type PublishUrls } from '../../functions/src/api';
 import { parseConfig } from '../../functions/src/config';
 import { memoryLogger } from '../../functions/src/log';
 import type { UrlMessage } from '../../functions/src/scrape';
-import { canonicalizeUrl } from '../../functions/src/urls';
-import { grpcError, MemoryStore } from './fakes';
+import { queuedArticle } from '../../functions/src/store';
+import { grpcError, MemoryStore, urlMessage } from './fakes';
 
 interface Harness {
   store: MemoryStore;
@@ -96,7 +96,7 @@ describe('api (through functions-framework)', () => {
     const portfolio = harness.store.portfolios.get(portfolioId);
     assert.equal(portfolio?.name, 'My writing');
     assert.deepEqual(portfolio?.urls, ['https://example.com/a', 'https://example.com/b']);
-    assert.equal(harness.store.articles.size, 2);
+    assert.deepEqual(portfolio?.urlKeys, harness.published.map((message) => message.urlKey));
   });
 
   it('accepts text/plain, one URL per line, ignoring blank lines and # comments', async () => {
@@ -105,17 +105,14 @@ describe('api (through functions-framework)', () => {
     assert.equal(response.body.accepted, 2);
   });
 
-  it('does not turn a done article back to queued when it is submitted again', async () => {
-    const first = await postJson({ urls: ['https://example.com/a'] });
-    const key = canonicalizeUrl('https://example.com/a');
-    assert.ok(key.ok);
-    const article = harness.store.articles.get(key.urlKey);
-    assert.ok(article);
-    harness.store.articles.set(key.urlKey, { ...article, status: 'done', title: 'Kept' });
-    const second = await postJson({ urls: ['https://example.com/a'] });
-    assert.equal(second.status, 202);
-    assert.notEqual(first.body.portfolioId, second.body.portfolioId);
-    assert.equal(harness.store.articles.get(key.urlKey)?.status, 'done');
+  it('does not touch a done article when it is submitted again', async () => {
+    const message = urlMessage('https://example.com/a');
+    harness.store.articles.set(message.urlKey, { ...queuedArticle(message, new Date()), status: 'done', title: 'Kept' });
+    const response = await postJson({ urls: ['https://example.com/a'] });
+    assert.equal(response.status, 202);
+    assert.equal(harness.store.articles.get(message.urlKey)?.status, 'done');
+    const status = await harness.request(`/portfolios/${response.body.portfolioId}`);
+    assert.deepEqual(status.body.counts, { queued: 0, done: 1, failed: 0 });
   });
 
   it('answers wrong content types with 415 and malformed submissions with 400, in JSON', async () => {
@@ -177,32 +174,24 @@ describe('api (through functions-framework)', () => {
     assert.equal(status.status, 200);
     assert.deepEqual(status.body.articles.map((entry: { url: string }) => entry.url), ['https://example.com/a']);
     assert.deepEqual(status.body.counts, { queued: 1, done: 0, failed: 0 });
-    const b = canonicalizeUrl('https://example.com/b');
-    assert.ok(b.ok);
-    assert.equal(harness.store.articles.get(b.urlKey)?.lastError?.code, 'not-queued');
   });
 
-  it('answers 503 when the database is unavailable, and publishes nothing', async () => {
+  it('answers 503 when the portfolio cannot be recorded', async () => {
     harness.store.failNext(grpcError(14, 'UNAVAILABLE'));
     const response = await postJson({ urls: ['https://example.com/a'] });
     assert.equal(response.status, 503);
     assert.equal(response.body.error.code, 'storage-unavailable');
-    assert.equal(harness.published.length, 0);
+    assert.equal(response.headers.get('retry-after'), '5');
+    assert.equal(harness.store.portfolios.size, 0);
   });
 
   it('reports a portfolio with per-article state and counts that add up', async () => {
     const submitted = await postJson({ urls: ['https://example.com/a', 'https://example.com/b', 'https://example.com/c'] });
-    const [a, b] = ['https://example.com/a', 'https://example.com/b'].map((url) => {
-      const result = canonicalizeUrl(url);
-      assert.ok(result.ok);
-      return result.urlKey;
-    });
     const at = new Date('2026-03-01T12:01:00Z');
-    const articleA = harness.store.articles.get(a ?? '');
-    const articleB = harness.store.articles.get(b ?? '');
-    assert.ok(articleA && articleB);
-    harness.store.articles.set(a ?? '', { ...articleA, status: 'done', title: 'A', outline: ['Intro'], readingTimeMinutes: 4, attempts: 1 });
-    harness.store.articles.set(b ?? '', { ...articleB, status: 'failed', attempts: 1, lastError: { code: 'http-404', message: 'Not found.', at } });
+    const [a, b] = ['https://example.com/a', 'https://example.com/b'].map((url) => urlMessage(url));
+    assert.ok(a && b);
+    harness.store.articles.set(a.urlKey, { ...queuedArticle(a, at), status: 'done', title: 'A', outline: ['Intro'], readingTimeMinutes: 4, attempts: 1 });
+    harness.store.articles.set(b.urlKey, { ...queuedArticle(b, at), status: 'failed', attempts: 1, lastError: { code: 'http-404', message: 'Not found.', at } });
     const response = await harness.request(`/portfolios/${submitted.body.portfolioId}`);
     assert.equal(response.status, 200);
     assert.deepEqual(response.body.counts, { queued: 1, done: 1, failed: 1 });
@@ -215,7 +204,8 @@ describe('api (through functions-framework)', () => {
   });
 
   it('reads one article by any spelling of its URL', async () => {
-    await postJson({ urls: ['https://example.com/a'] });
+    const message = urlMessage('https://example.com/a');
+    harness.store.articles.set(message.urlKey, queuedArticle(message, new Date('2026-03-01T12:00:00Z')));
     const found = await harness.request(`/articles?url=${encodeURIComponent('https://Example.com/a?utm_medium=email#x')}`);
     assert.equal(found.status, 200);
     assert.equal(found.body.canonicalUrl, 'https://example.com/a');

@@ -4,7 +4,7 @@
 import type { Article } from '../../functions/src/extract/types';
 import { FetchError, type FetchedPage } from '../../functions/src/fetch/types';
 import type { Delivery, UrlMessage } from '../../functions/src/scrape';
-import { queuedArticle, type ArticleRecord, type ArticleStore, type PortfolioRecord } from '../../functions/src/store';
+import type { ArticleRecord, ArticleStore, PortfolioRecord } from '../../functions/src/store';
 import { canonicalizeUrl } from '../../functions/src/urls';
 
 /** An ArticleStore over Maps. `failNext` makes the next operations throw the given error. */
@@ -35,21 +35,14 @@ export class MemoryStore implements ArticleStore {
     return this.articles.get(urlKey) ?? null;
   }
 
+  async putArticle(urlKey: string, record: ArticleRecord): Promise<void> {
+    this.maybeFail();
+    this.articles.set(urlKey, structuredClone(record));
+  }
+
   async getArticles(urlKeys: string[]): Promise<(ArticleRecord | null)[]> {
     this.maybeFail();
     return urlKeys.map((key) => this.articles.get(key) ?? null);
-  }
-
-  async enqueueArticles(items: { url: string; canonicalUrl: string; urlKey: string }[], now: Date): Promise<Set<string>> {
-    this.maybeFail();
-    const created = new Set<string>();
-    for (const item of items) {
-      if (!this.articles.has(item.urlKey)) {
-        this.articles.set(item.urlKey, queuedArticle(item, now));
-        created.add(item.urlKey);
-      }
-    }
-    return created;
   }
 
   async createPortfolio(portfolio: PortfolioRecord): Promise<void> {
@@ -138,10 +131,15 @@ export function article(title: string): Article {
 }
 
 /** A fetchPage that answers from a script: each call takes the next entry (a page or a FetchError). */
-export function scriptedFetch(...script: (FetchedPage | FetchError)[]): { fetchPage: (url: string) => Promise<FetchedPage>; calls: string[] } {
+export function scriptedFetch(...script: (FetchedPage | FetchError)[]): {
+  fetchPage: (url: string) => Promise<FetchedPage>;
+  calls: string[];
+  push(...more: (FetchedPage | FetchError)[]): void;
+} {
   const calls: string[] = [];
   return {
     calls,
+    push: (...more) => script.push(...more),
     fetchPage: async (url: string) => {
       calls.push(url);
       const next = script.shift();

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { FetchError } from '../../functions/src/fetch/types';
-import { decodePushEnvelope, MalformedMessageError, recordDeadLetter, scrape, type ScrapeDeps } from '../../functions/src/scrape';
+import { completeFailed, decodePushEnvelope, MalformedMessageError, recordDeadLetter, recordRetry, scrape, type ScrapeDeps } from '../../functions/src/scrape';
 import { parseConfig } from '../../functions/src/config';
 import { queuedArticle } from '../../functions/src/store';
-import { article, grpcError, MemoryStore, page, pushBody, scriptedFetch, urlMessage } from './fakes';
+import { article, delivery, grpcError, MemoryStore, page, pushBody, scriptedFetch, urlMessage } from './fakes';
 
 const URL_A = 'https://example.com/a';
 const PUBLISHED = new Date('2026-01-01T00:00:00Z');
@@ -159,6 +159,27 @@ describe('scrape', () => {
     const outcome = await scrape({ message: { messageId: '1', data: Buffer.from('hello').toString('base64') } }, deps);
     assert.equal(outcome.kind, 'malformed');
     assert.deepEqual(fetch.calls, []);
+  });
+});
+
+describe('failure records racing with other deliveries', () => {
+  const published = new Date('2026-01-01T00:00:00Z');
+  const later = new Date('2026-01-01T00:00:05Z');
+  const resolved = { ...queuedArticle(urlMessage(URL_A), published), status: 'failed' as const, attempts: 1, terminalAt: later, lastError: { code: 'http-404', message: 'Not found.', at: later } };
+  const error = { code: 'http-410', message: 'Gone.' };
+
+  it('leaves an article another delivery resolved after this message was published', () => {
+    const late = delivery(URL_A, { publishTime: published });
+    assert.equal(completeFailed(resolved, late, error, later).next, null);
+    assert.equal(recordRetry(resolved, late, error, later).next, null);
+  });
+
+  it('starts a new round for a message published after the article failed', () => {
+    const resubmitted = delivery(URL_A, { publishTime: new Date('2026-01-01T00:01:00Z') });
+    const change = recordRetry(resolved, resubmitted, { code: 'timeout', message: 'Timed out.' }, later);
+    assert.equal(change.next?.status, 'queued');
+    assert.equal(change.next?.attempts, 1);
+    assert.equal(change.next?.lastError?.code, 'timeout');
   });
 });
 

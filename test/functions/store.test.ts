@@ -32,15 +32,15 @@ describe('firestoreStore (embedded Firestore emulator)', () => {
     store = firestoreStore(firestore, prefix);
   });
 
-  it('creates queued articles only where none exist, leaving a done one as it is', async () => {
+  it('writes through a transaction and reads articles back in the order asked, null where absent', async () => {
     const a = urlMessage('https://example.com/a');
     const b = urlMessage('https://example.com/b');
-    await store.updateArticle(a.urlKey, () => ({ next: { ...queuedArticle(a, now), status: 'done', title: 'Done already' }, result: null }));
-    const created = await store.enqueueArticles([a, b], now);
-    assert.deepEqual([...created], [b.urlKey]);
-    const [storedA, storedB, missing] = await store.getArticles([a.urlKey, b.urlKey, 'f'.repeat(64)]);
+    for (const item of [a, b]) await store.updateArticle(item.urlKey, (current) => ({ next: current ?? queuedArticle(item, now), result: null }));
+    const seen = await store.updateArticle(a.urlKey, (current) => ({ next: current && { ...current, status: 'done', title: 'Done' }, result: current?.status }));
+    assert.equal(seen, 'queued');
+    const [storedB, missing, storedA] = await store.getArticles([b.urlKey, 'f'.repeat(64), a.urlKey]);
     assert.equal(storedA?.status, 'done');
-    assert.equal(storedA?.title, 'Done already');
+    assert.equal(storedA?.title, 'Done');
     assert.equal(storedB?.status, 'queued');
     assert.equal(storedB?.canonicalUrl, 'https://example.com/b');
     assert.equal(storedB?.createdAt.toISOString(), now.toISOString());
@@ -61,7 +61,6 @@ describe('firestoreStore (embedded Firestore emulator)', () => {
   it('keeps a scraped article, and a dead-lettered one with its cause, through a Firestore round trip', async () => {
     const done = urlMessage('https://example.com/done');
     const dead = urlMessage('https://example.com/dead');
-    await store.enqueueArticles([done, dead], now);
     const fetch = scriptedFetch(page(done.canonicalUrl), new FetchError('http-500', 'The site answered 500.', true));
     const deps = { fetchPage: fetch.fetchPage, extract: () => article('Stored title'), store, now: () => now, config: parseConfig({}) };
     assert.equal((await scrape(pushBody(done), deps)).kind, 'done');
