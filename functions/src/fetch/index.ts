@@ -307,7 +307,9 @@ function toFetchError(error: unknown, context: Context): FetchError {
  * the byte cap; decodes the body with the right charset. Rejects only with `FetchError`.
  */
 export async function fetchPage(url: string, overrides: Partial<FetchOptions> = {}): Promise<FetchedPage> {
-  const options: FetchOptions = { ...defaultOptions(), ...overrides };
+  // An override given as `undefined` (e.g. `{ resolver: undefined }`) keeps the default.
+  const given = Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined)) as Partial<FetchOptions>;
+  const options: FetchOptions = { ...defaultOptions(), ...given };
   const started = performance.now();
   const deadlineController = new AbortController();
   const timer = setTimeout(() => deadlineController.abort(new DeadlineExceeded()), options.timeoutMs);

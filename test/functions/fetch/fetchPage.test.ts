@@ -175,6 +175,11 @@ describe('fetchPage', () => {
       assert.equal(page.html, '<p>TestScraper/1.0 (+mailto:ops@example.org)</p>');
     });
 
+    it('keeps the default for an option passed as undefined', async () => {
+      const page = await fetchPage(site.url('/user-agent'), { ...options(), userAgent: undefined });
+      assert.match(page.html, /^<p>PortfolioScraper\//);
+    });
+
     it('reads an HTML page served without Content-Type', async () => {
       const page = await fetchPage(site.url('/untyped-html'), options());
       assert.match(page.html, /<title>untyped<\/title>/);
