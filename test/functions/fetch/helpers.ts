@@ -6,6 +6,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { buildConnector } from 'undici';
 import type { Connector, Resolver } from '../../../functions/src/fetch';
 
 /** A real HTTP server on 127.0.0.1 for one test file. */
@@ -54,10 +55,16 @@ export interface Fence {
   route(address: string, port: number): void;
 }
 
-export function fence(): Fence {
+/**
+ * The fenced connector. Plain http is connected here; https (only when `tls.ca` is given) goes through
+ * undici's own TLS connector, so certificate and server-name checks are the production ones, but
+ * always to 127.0.0.1.
+ */
+export function fence(tls?: { ca: string }): Fence {
   const routes = new Map<string, number>();
   const attempts: string[] = [];
   const violations: string[] = [];
+  const tlsConnector = tls ? buildConnector({ ca: [tls.ca], timeout: 2_000 }) : null;
   const connector: Connector = (options, callback) => {
     const address = options.hostname;
     // undici passes '' for the scheme's default port.
@@ -68,6 +75,10 @@ export function fence(): Fence {
     if (routed === undefined && !loopback) {
       violations.push(address);
       callback(new Error(`test fence: refused a connection to non-loopback ${address}`), null);
+      return;
+    }
+    if (options.protocol === 'https:' && tlsConnector) {
+      tlsConnector({ ...options, hostname: '127.0.0.1', port: String(routed ?? port) }, callback);
       return;
     }
     if (options.protocol !== 'http:') {
