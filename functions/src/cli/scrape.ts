@@ -63,6 +63,9 @@ export async function main(argv: readonly string[], deps: ScrapeCliDeps): Promis
   } catch (error) {
     if (!(error instanceof FetchError)) throw error;
     printError(out, error);
+    if ((error.code === 'blocked-address' || error.code === 'blocked-port') && !options.allowPrivateNetworks) {
+      err('scrape: to fetch a site served on this machine, add --allow-private (the metadata server stays refused).');
+    }
     return error.retryable ? EXIT.transient : EXIT.permanent;
   } finally {
     // Idle keep-alive sockets would otherwise hold the process open for a few seconds.

@@ -103,12 +103,13 @@ function checkUrl(raw: string | URL, options: FetchOptions, via?: URL): URL {
   if (url.username !== '' || url.password !== '') {
     throw permanent('invalid-url', `${url.host} was given with a user name or password; submit the URL without credentials.`);
   }
+  // The host first: "loopback address" explains http://127.0.0.1:3000/ better than "port 3000".
+  const why = literalHostBlock(url.hostname);
+  if (why && !(options.allowPrivateNetworks && !alwaysBlocked(why))) throw blocked(url, why);
   const port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
   if (!options.allowPrivateNetworks && !options.allowedPorts.includes(port)) {
     throw permanent('blocked-port', `Port ${port} is not fetched (allowed: ${options.allowedPorts.join(', ')}); use a URL on a standard web port.`);
   }
-  const why = literalHostBlock(url.hostname);
-  if (why && !(options.allowPrivateNetworks && !alwaysBlocked(why))) throw blocked(url, why);
   return url;
 }
 

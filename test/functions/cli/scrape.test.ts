@@ -46,11 +46,13 @@ describe('scrape CLI', () => {
   });
 
   it('refuses loopback without --allow-private and exits 2', async () => {
-    const { code, out } = await run([site.url('/article')]);
+    const { code, out, err } = await run([site.url('/article')]);
     assert.equal(code, EXIT.permanent);
     const { error } = JSON.parse(out.join('')) as { error: { code: string; retryable: boolean; message: string } };
-    assert.equal(error.code, 'blocked-port');
+    assert.equal(error.code, 'blocked-address');
+    assert.match(error.message, /loopback/);
     assert.equal(error.retryable, false);
+    assert.match(err.join('\n'), /add --allow-private/);
     assert.deepEqual(net.attempts, []);
   });
 
