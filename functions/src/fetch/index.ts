@@ -28,9 +28,24 @@ export type { Connector } from './pinning';
 const HTML_TYPES = new Set(['text/html', 'application/xhtml+xml']);
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
+let dnsResolver: dns.promises.Resolver | undefined;
+
+/**
+ * Default name resolution: A and AAAA queries through c-ares (`dns.Resolver`), not `dns.lookup`.
+ * lookup() runs getaddrinfo on libuv's 4-thread pool, which zlib also uses; a portfolio full of dead
+ * domains whose DNS hangs would stall every decompression. c-ares is asynchronous and has its own
+ * timeout. It ignores /etc/hosts, which a server-side scraper should anyway; `localhost` names are
+ * answered here (RFC 6761) for the local-development switch. IPv4 first: Cloud Run egress is IPv4.
+ */
 const defaultResolver: Resolver = async (hostname) => {
-  const found = await dns.promises.lookup(hostname, { all: true, hints: dns.ADDRCONFIG });
-  return found.map((entry) => entry.address);
+  const name = hostname.replace(/\.$/, '');
+  if (name === 'localhost' || name.endsWith('.localhost')) return ['127.0.0.1', '::1'];
+  dnsResolver ??= new dns.promises.Resolver({ timeout: 2_000, tries: 2 });
+  const [v4, v6] = await Promise.allSettled([dnsResolver.resolve4(name), dnsResolver.resolve6(name)]);
+  const addresses = [...(v4.status === 'fulfilled' ? v4.value : []), ...(v6.status === 'fulfilled' ? v6.value : [])];
+  if (addresses.length > 0) return addresses;
+  // Both failed or were empty: report the IPv4 reason (ENOTFOUND, ETIMEOUT, ESERVFAIL, …).
+  throw v4.status === 'rejected' ? v4.reason : v6.status === 'rejected' ? v6.reason : Object.assign(new Error('no addresses'), { code: 'ENODATA' });
 };
 
 /**

@@ -64,7 +64,7 @@ export type Resolver = (hostname: string) => Promise<string[]>;
  * in `fetchPage`; missing ones take the defaults of `parseConfig({})`.
  */
 export interface FetchOptions extends FetchConfig {
-  /** Host name → addresses; default `dns.promises.lookup(name, { all: true })`. */
+  /** Host name → addresses; default: A and AAAA queries through c-ares (see index.ts). */
   resolver: Resolver;
   /**
    * Opens sockets to already-checked IP addresses (undici connector signature). Tests pass one that

@@ -180,6 +180,12 @@ describe('fetchPage', () => {
       assert.match(page.html, /^<p>PortfolioScraper\//);
     });
 
+    it('answers localhost itself with the default resolver (no DNS query), for local development', async () => {
+      const page = await fetchPage(`http://localhost:${site.port}/page`, options());
+      assert.equal(page.html, PAGE);
+      assert.deepEqual(net.attempts, [`127.0.0.1:${site.port}`]);
+    });
+
     it('reads an HTML page served without Content-Type', async () => {
       const page = await fetchPage(site.url('/untyped-html'), options());
       assert.match(page.html, /<title>untyped<\/title>/);
