@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type http from 'node:http';
 import zlib from 'node:zlib';
-import { FetchError, closeSharedAgents, fetchPage, type FetchOptions } from '../../../functions/src/fetch';
+import { FetchError, closeSharedAgents, fetchPage, parseRetryAfter, type FetchOptions } from '../../../functions/src/fetch';
 import { fence, startSite, tableResolver, type Fence, type Site } from './helpers';
 
 const PAGE = '<!doctype html><html><head><title>An article</title></head><body><p>Hello</p></body></html>';
@@ -394,6 +394,17 @@ describe('fetchPage', () => {
       const error = await failure('/429-date');
       assert.equal(error.code, 'http-429');
       assert.ok(error.retryAfterMs !== undefined && error.retryAfterMs > 3_500_000 && error.retryAfterMs <= 3_600_000, String(error.retryAfterMs));
+    });
+
+    it('reads Retry-After as seconds or a date, never negative, and ignores nonsense', () => {
+      const now = Date.parse('2026-11-28T12:00:00Z');
+      assert.equal(parseRetryAfter('0', now), 0);
+      assert.equal(parseRetryAfter(' 90 ', now), 90_000);
+      assert.equal(parseRetryAfter('Sat, 28 Nov 2026 12:02:00 GMT', now), 120_000);
+      assert.equal(parseRetryAfter('Sat, 28 Nov 2026 11:00:00 GMT', now), 0);
+      assert.equal(parseRetryAfter('soon', now), undefined);
+      assert.equal(parseRetryAfter('-5', now), undefined);
+      assert.equal(parseRetryAfter(undefined, now), undefined);
     });
 
     it('reports a refused connection as transient', async () => {
