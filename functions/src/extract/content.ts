@@ -40,93 +40,6 @@ export interface MainContent {
   skip: (el: Element) => boolean;
 }
 
-/**
- * Text statistics of the kept (not pruned) elements, in typed arrays indexed by the element's position
- * in document order: a 5 MB page has ~100k elements, and one object per element costs more in garbage
- * collection than the arithmetic.
- */
-class TextStats {
-  /**
-   * Each kept element carries its index under a symbol private to this instance: a property read is
-   * several times cheaper than a Map lookup on a ~100k-element tree, and the symbol can't collide
-   * with anything else on the node.
-   */
-  private readonly key = Symbol('text-stats-index');
-  readonly text: Float64Array;
-  readonly link: Float64Array;
-  readonly commas: Float64Array;
-  /** Length of text not inside a block child (text runs directly in this element). */
-  readonly inline: Float64Array;
-  readonly hasBlock: Uint8Array;
-
-  constructor(readonly order: readonly Element[], pruned: ReadonlySet<Element>) {
-    const n = order.length;
-    this.text = new Float64Array(n);
-    this.link = new Float64Array(n);
-    this.commas = new Float64Array(n);
-    this.inline = new Float64Array(n);
-    this.hasBlock = new Uint8Array(n);
-    const key = this.key;
-    for (let i = 0; i < n; i++) {
-      const el = order[i]!;
-      if (!pruned.has(el)) (el as unknown as Record<symbol, number>)[key] = i;
-    }
-    // Reverse pre-order visits every child before its parent.
-    for (let i = n - 1; i >= 0; i--) {
-      const el = order[i]!;
-      if ((el as unknown as Record<symbol, number>)[key] === undefined) continue;
-      let text = 0;
-      let link = 0;
-      let commas = 0;
-      let inline = 0;
-      let hasBlock = 0;
-      const children = el.children;
-      for (let k = 0; k < children.length; k++) {
-        const c = children[k]!;
-        if (c.type === 'text') {
-          const t = (c as unknown as { data: string }).data;
-          const len = trimmedLength(t);
-          text += len;
-          inline += len;
-          if (len) commas += countCommas(t);
-        } else if (c.type === 'tag') {
-          const j = (c as unknown as Record<symbol, number>)[key];
-          if (j === undefined) continue;
-          text += this.text[j]!;
-          link += this.link[j]!;
-          commas += this.commas[j]!;
-          if (BLOCK.has(c.name) && c.name !== 'br' && c.name !== 'img') hasBlock = 1;
-          else inline += this.text[j]!;
-        }
-      }
-      this.text[i] = text;
-      this.link[i] = el.name === 'a' ? text : link;
-      this.commas[i] = commas;
-      this.inline[i] = inline;
-      this.hasBlock[i] = hasBlock;
-    }
-  }
-
-  /** The element's position in document order, or undefined when it was pruned or is outside the body. */
-  indexOf(el: AnyNode): number | undefined {
-    return (el as unknown as Record<symbol, number | undefined>)[this.key];
-  }
-
-  has(el: Element): boolean {
-    return this.indexOf(el) !== undefined;
-  }
-
-  textLength(el: Element): number {
-    const i = this.indexOf(el);
-    return i === undefined ? 0 : this.text[i]!;
-  }
-
-  linkDensity(el: Element): number {
-    const i = this.indexOf(el);
-    return i === undefined || this.text[i] === 0 ? 0 : this.link[i]! / this.text[i]!;
-  }
-}
-
 function classAndId(el: Element): string {
   const c = el.attribs['class'] ?? '';
   const i = el.attribs['id'] ?? '';
@@ -235,6 +148,131 @@ function bodyOf(root: AnyNode): AnyNode {
 }
 
 /**
+ * The kept part of the body in document order with text statistics, computed in one iterative
+ * depth-first walk. Everything is indexed by pre-order position in typed arrays: a 5 MB page has
+ * ~100k elements, and a Map entry or an object per element costs more than the arithmetic. A
+ * subtree occupies the index range [i, end[i]).
+ */
+interface Tree {
+  order: Element[];
+  parent: Int32Array;
+  end: Int32Array;
+  text: Float64Array;
+  link: Float64Array;
+  commas: Float64Array;
+  /** Length of text not inside a block child (text runs directly in the element). */
+  inline: Float64Array;
+  hasBlock: Uint8Array;
+  /** Readability-style content score; NaN for elements that never received any. */
+  score: Float64Array;
+  candidates: number[];
+  pruned: Set<Element>;
+  clutter: Set<Element>;
+}
+
+const LIST_LIKE = new Set(['div', 'section', 'ul', 'ol', 'table', 'form']);
+
+function buildTree(body: Element, capacity: number, enclosing: ReadonlySet<Element>): Tree {
+  const n = capacity + 1;
+  const t: Tree = {
+    order: [],
+    parent: new Int32Array(n),
+    end: new Int32Array(n),
+    text: new Float64Array(n),
+    link: new Float64Array(n),
+    commas: new Float64Array(n),
+    inline: new Float64Array(n),
+    hasBlock: new Uint8Array(n),
+    score: new Float64Array(n).fill(NaN),
+    candidates: [],
+    pruned: new Set(),
+    clutter: new Set(),
+  };
+  const credit = (i: number, points: number, level: number): void => {
+    if (Number.isNaN(t.score[i])) {
+      const el = t.order[i]!;
+      t.score[i] = el.attribs ? tagBias(el.name) + classWeight(el) : 0;
+      t.candidates.push(i);
+    }
+    t.score[i] = t.score[i]! + points / (level === 0 ? 1 : level === 1 ? 2 : level * 3);
+  };
+  const creditUp = (from: number, points: number): void => {
+    for (let level = 0, i = from; level < 5 && i >= 0; level++, i = t.parent[i]!) credit(i, points, level);
+  };
+
+  const stackIx: number[] = [0];
+  const stackPos: number[] = [0];
+  t.order.push(body);
+  t.parent[0] = -1;
+  while (stackIx.length) {
+    const top = stackIx.length - 1;
+    const i = stackIx[top]!;
+    const el = t.order[i]!;
+    const pos = stackPos[top]!;
+    if (pos < el.children.length) {
+      stackPos[top] = pos + 1;
+      const c = el.children[pos]!;
+      if (c.type === 'text') {
+        const data = (c as unknown as { data: string }).data;
+        const len = trimmedLength(data);
+        if (len) {
+          t.text[i] = t.text[i]! + len;
+          t.inline[i] = t.inline[i]! + len;
+          t.commas[i] = t.commas[i]! + countCommas(data);
+        }
+      } else if (isElement(c)) {
+        if (isBoilerplate(c, enclosing) || t.order.length >= capacity) {
+          t.pruned.add(c);
+          continue;
+        }
+        const j = t.order.length;
+        t.order.push(c);
+        t.parent[j] = i;
+        stackIx.push(j);
+        stackPos.push(0);
+      }
+      continue;
+    }
+    // All children done: finish this element and hand its totals to its parent.
+    stackIx.pop();
+    stackPos.pop();
+    t.end[i] = t.order.length;
+    const text = t.text[i]!;
+    if (el.name === 'a') t.link[i] = text;
+    const p = t.parent[i]!;
+    if (p >= 0) {
+      t.text[p] = t.text[p]! + text;
+      t.link[p] = t.link[p]! + t.link[i]!;
+      t.commas[p] = t.commas[p]! + t.commas[i]!;
+      if (BLOCK.has(el.name) && el.name !== 'br' && el.name !== 'img') t.hasBlock[p] = 1;
+      else t.inline[p] = t.inline[p]! + text;
+    }
+    const isParagraph = PARAGRAPH_TAGS.has(el.name) || (DIV_LIKE.has(el.name) && !t.hasBlock[i]);
+    if (isParagraph && text >= 25) {
+      if (p >= 0) creditUp(p, 1 + t.commas[i]! + Math.min(Math.floor(text / 100), 3));
+    } else if (!isParagraph && t.hasBlock[i] && t.inline[i]! >= 25) {
+      // Prose written straight into a container between <br>s counts as paragraphs of that container.
+      creditUp(i, 1 + Math.min(Math.floor(t.inline[i]! / 100), 3));
+    }
+    // Link lists and widgets inside the article body: mostly links, little prose.
+    if (LIST_LIKE.has(el.name) && t.commas[i]! < 10 && text > 0) {
+      const ld = t.link[i]! / text;
+      if ((ld > 0.2 && classWeight(el) < 0) || (ld > 0.5 && text < 1000)) t.clutter.add(el);
+    }
+  }
+  return t;
+}
+
+/** Kept children of element `i`, by index. */
+function* childIndices(t: Tree, i: number): Generator<number> {
+  for (let j = i + 1; j < t.end[i]!; j = t.end[j]!) yield j;
+}
+
+function linkDensity(t: Tree, i: number): number {
+  return t.text[i]! > 0 ? t.link[i]! / t.text[i]! : 0;
+}
+
+/**
  * Finds the article body of a parsed document. `elements` (all elements in document order) may be
  * passed when the caller already has them. Returns null only when the page has no elements at all.
  */
@@ -243,147 +281,77 @@ export function findMainContent(
   elements?: readonly Element[],
   inspect?: (scores: ReadonlyMap<Element, number>) => void,
 ): MainContent | null {
-  const body = bodyOf(root);
-  const enclosing = declaredMainAncestry(elements ?? elementsIn(root));
-  const pruned = new Set<Element>();
-  const order = elementsIn(body, (el) => {
-    if (isBoilerplate(el, enclosing)) {
-      pruned.add(el);
-      return false;
-    }
-    return true;
-  });
-  if (order.length === 0 && body === root) return null;
-  const stats = new TextStats(order, pruned);
+  const all = elements ?? elementsIn(root);
+  if (all.length === 0) return null;
+  // A page without <body> (a fragment) is walked from the document itself; it stands in as element 0.
+  const body = bodyOf(root) as Element;
+  const t = buildTree(body, all.length, declaredMainAncestry(all));
+  const rootsOf = (i: number): Element[] => (i === 0 && !isElement(body) ? childrenOf(body).filter(isElement) : [t.order[i]!]);
+  const skip = (el: Element): boolean => t.pruned.has(el) || t.clutter.has(el);
 
-  const scores = new Float64Array(order.length);
-  const scored = new Uint8Array(order.length);
-  const candidates: number[] = [];
-  const credit = (el: Element | null, points: number, level: number): void => {
-    if (!el || !isElement(el)) return;
-    const i = stats.indexOf(el);
-    if (i === undefined) return;
-    if (!scored[i]) {
-      scored[i] = 1;
-      scores[i] = tagBias(el.name) + classWeight(el);
-      candidates.push(i);
-    }
-    scores[i] = scores[i]! + points / (level === 0 ? 1 : level === 1 ? 2 : level * 3);
-  };
-  for (let i = 0; i < order.length; i++) {
-    const el = order[i]!;
-    if (!stats.has(el)) continue;
-    const text = stats.text[i]!;
-    const isParagraph = PARAGRAPH_TAGS.has(el.name) || (DIV_LIKE.has(el.name) && !stats.hasBlock[i]);
-    if (isParagraph && text >= 25) {
-      const points = 1 + stats.commas[i]! + Math.min(Math.floor(text / 100), 3);
-      let p = el.parent as Element | null;
-      for (let level = 0; level < 5 && p && isElement(p); level++, p = p.parent as Element | null) credit(p, points, level);
-    } else if (!isParagraph && stats.hasBlock[i] && stats.inline[i]! >= 25) {
-      // Prose written straight into a container between <br>s counts as paragraphs of that container.
-      const points = 1 + Math.min(Math.floor(stats.inline[i]! / 100), 3);
-      let p: Element | null = el;
-      for (let level = 0; level < 5 && p && isElement(p); level++, p = p.parent as Element | null) credit(p, points, level);
-    }
-  }
-
-  // Final score: discounted by link density. Keep the best six for the checks below.
-  const final = new Map<Element, number>();
-  const best: [Element, number][] = [];
-  for (const i of candidates) {
-    const el = order[i]!;
-    const score = scores[i]! * (1 - stats.linkDensity(el));
-    final.set(el, score);
-    if (best.length < 6 || score > best[best.length - 1]![1]) {
-      best.push([el, score]);
-      best.sort((a, b) => b[1] - a[1]);
+  const final = new Float64Array(t.order.length).fill(NaN);
+  const best: number[] = [];
+  for (const i of t.candidates) {
+    final[i] = t.score[i]! * (1 - linkDensity(t, i));
+    if (best.length < 6 || final[i]! > final[best[best.length - 1]!]!) {
+      best.push(i);
+      best.sort((a, b) => final[b]! - final[a]!);
       if (best.length > 6) best.pop();
     }
   }
-  inspect?.(final);
+  if (inspect) inspect(new Map(t.candidates.map((i) => [t.order[i]!, final[i]!])));
+  if (best.length === 0) return { roots: rootsOf(0), skip };
 
-  const skip = (el: Element): boolean => pruned.has(el) || isClutter(el, stats);
-  if (best.length === 0) {
-    return isElement(body) ? { roots: [body], skip } : { roots: childrenOf(body).filter(isElement), skip };
-  }
-  let [top, topScore] = best[0]!;
+  let top = best[0]!;
+  const topScore = final[top]!;
+  const isBodyOrAbove = (i: number): boolean => i <= 0;
 
   // Several strong candidates under one ancestor mean the article is split into blocks: take the ancestor.
-  const close = best.slice(1).filter(([, s]) => s / topScore >= 0.75).map(([el]) => el);
+  const close = best.slice(1).filter((i) => final[i]! / topScore >= 0.75);
   if (close.length >= 3) {
-    for (let anc = top.parent as Element | null; anc && isElement(anc) && anc.name !== 'body'; anc = anc.parent as Element | null) {
-      const a = anc;
-      if (close.filter((c) => contains(a, c)).length >= 3) {
+    for (let a = t.parent[top]!; !isBodyOrAbove(a); a = t.parent[a]!) {
+      if (close.filter((c) => c >= a && c < t.end[a]!).length >= 3) {
         top = a;
         break;
       }
     }
   }
   // A lone child is the same content as its parent; the parent may hold the headings around it.
-  while (top.parent && isElement(top.parent) && top.parent.name !== 'body' && top.parent.name !== 'html' &&
-    top.parent.children.filter((c) => isElement(c) && stats.has(c)).length === 1) {
-    top = top.parent;
-  }
+  while (!isBodyOrAbove(t.parent[top]!) && [...childIndices(t, t.parent[top]!)].length === 1) top = t.parent[top]!;
 
   // A short winner is usually one notice on a page of many short blocks (a landing page, a list):
   // widen to the enclosing container until there is an article's worth of text.
   let widened = false;
-  while (stats.textLength(top) < MIN_ARTICLE_CHARS && top.parent && isElement(top.parent) && stats.has(top.parent) &&
-    top.parent.name !== 'body' && top.parent.name !== 'html') {
-    top = top.parent;
+  while (t.text[top]! < MIN_ARTICLE_CHARS && !isBodyOrAbove(t.parent[top]!)) {
+    top = t.parent[top]!;
     widened = true;
   }
-  if (widened) return { roots: [top], skip };
+  if (widened) return { roots: rootsOf(top), skip };
 
-  const roots: Element[] = [top];
-  const parent = top.parent;
-  if (parent && isElement(parent)) {
-    topScore = final.get(top) ?? topScore;
-    const threshold = Math.max(10, topScore * 0.2);
-    const topClass = top.attribs['class'] ?? '';
-    const kept: Element[] = [];
-    for (const sib of parent.children) {
-      if (!isElement(sib) || sib === top || !stats.has(sib)) continue;
-      const s = final.get(sib);
-      const bonus = topClass !== '' && sib.attribs['class'] === topClass ? topScore * 0.2 : 0;
-      const i = stats.indexOf(sib)!;
-      if (s !== undefined && s + bonus >= threshold) kept.push(sib);
-      else if (sib.name === 'p' || (DIV_LIKE.has(sib.name) && !stats.hasBlock[i])) {
-        const text = stats.text[i]!;
-        const ld = stats.linkDensity(sib);
-        if (text > 80 && ld < 0.25) kept.push(sib);
-        else if (text > 0 && text <= 80 && ld === 0 && /\.( |$)/.test(textOf(sib))) kept.push(sib);
-      } else if (/^h[2-4]$/.test(sib.name)) {
-        kept.push(sib);
-      }
+  const parent = t.parent[top]!;
+  if (parent < 0) return { roots: rootsOf(top), skip };
+  const topFinal = Number.isNaN(final[top]!) ? topScore : final[top]!;
+  const threshold = Math.max(10, topFinal * 0.2);
+  const topClass = t.order[top]!.attribs['class'] ?? '';
+  const roots: number[] = [];
+  for (const j of childIndices(t, parent)) {
+    if (j === top) {
+      roots.push(j);
+      continue;
     }
-    if (kept.length) {
-      const set = new Set([top, ...kept]);
-      roots.length = 0;
-      for (const c of parent.children) if (isElement(c) && set.has(c)) roots.push(c);
-      // Headings kept only for their own sake must sit between kept prose, not dangle at the edges.
-      while (roots.length > 1 && /^h[2-4]$/.test(roots[roots.length - 1]!.name) && roots[roots.length - 1] !== top) roots.pop();
+    const sib = t.order[j]!;
+    const bonus = topClass !== '' && sib.attribs['class'] === topClass ? topFinal * 0.2 : 0;
+    if (!Number.isNaN(final[j]!) && final[j]! + bonus >= threshold) roots.push(j);
+    else if (sib.name === 'p' || (DIV_LIKE.has(sib.name) && !t.hasBlock[j])) {
+      const text = t.text[j]!;
+      const ld = linkDensity(t, j);
+      if (text > 80 && ld < 0.25) roots.push(j);
+      else if (text > 0 && text <= 80 && ld === 0 && /\.( |$)/.test(textOf(sib))) roots.push(j);
+    } else if (/^h[2-4]$/.test(sib.name)) {
+      roots.push(j);
     }
   }
-  return { roots, skip };
-}
-
-function contains(ancestor: Element, node: Element): boolean {
-  let p: AnyNode | null = node;
-  while (p) {
-    if (p === ancestor) return true;
-    p = p.parent;
-  }
-  return false;
-}
-
-/** Link lists and widgets inside the article body: mostly links, little prose. */
-function isClutter(el: Element, stats: TextStats): boolean {
-  const name = el.name;
-  if (name !== 'div' && name !== 'section' && name !== 'ul' && name !== 'ol' && name !== 'table' && name !== 'form') return false;
-  const i = stats.indexOf(el);
-  if (i === undefined || stats.commas[i]! >= 10) return false;
-  const ld = stats.linkDensity(el);
-  if (ld > 0.2 && classWeight(el) < 0) return true;
-  return ld > 0.5 && stats.text[i]! < 1000;
+  // Headings kept only for their own sake must sit between kept prose, not dangle at the end.
+  while (roots.length > 1 && roots[roots.length - 1] !== top && /^h[2-4]$/.test(t.order[roots[roots.length - 1]!]!.name)) roots.pop();
+  return { roots: roots.map((i) => t.order[i]!), skip };
 }

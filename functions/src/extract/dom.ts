@@ -69,30 +69,40 @@ export function walkTextWith(
   onBreak: () => void,
   enter?: (el: Element) => boolean,
 ): void {
-  // Iterative pre-order walk; a null on the stack marks the end of a block.
-  const stack: (AnyNode | null)[] = [node];
-  while (stack.length) {
-    const n = stack.pop()!;
-    if (n === null) {
-      onBreak();
-      continue;
-    }
-    if (n.type === 'text') {
-      if (onText((n as unknown as { data: string }).data) === false) return;
-      continue;
-    }
+  // Walks by first-child / next-sibling / parent pointers: no stack, no allocation, any depth.
+  const visit = (n: AnyNode): 'descend' | 'skip' | 'stop' => {
+    if (n.type === 'text') return onText((n as unknown as { data: string }).data) === false ? 'stop' : 'skip';
     if (isElement(n)) {
-      if (NON_TEXT.has(n.name)) continue;
+      if (NON_TEXT.has(n.name)) return 'skip';
       const block = BLOCK.has(n.name);
       if (block) onBreak();
       if (enter && !enter(n)) {
         if (block) onBreak();
-        continue;
+        return 'skip';
       }
-      if (block) stack.push(null);
-    } else if (n.type !== 'root') continue;
-    const children = childrenOf(n);
-    for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]!);
+      if (n.children.length === 0) {
+        if (block) onBreak();
+        return 'skip';
+      }
+      return 'descend';
+    }
+    return n.type === 'root' && childrenOf(n).length > 0 ? 'descend' : 'skip';
+  };
+  let current: AnyNode | null = node;
+  while (current) {
+    const action = visit(current);
+    if (action === 'stop') return;
+    if (action === 'descend') {
+      current = childrenOf(current)[0]!;
+      continue;
+    }
+    // Move to the next sibling, closing the blocks we climb out of.
+    while (current !== node && current.next === null) {
+      current = current.parent as AnyNode;
+      if (isElement(current) && BLOCK.has(current.name)) onBreak();
+    }
+    if (current === node) return;
+    current = current.next;
   }
 }
 
