@@ -41,6 +41,11 @@ const MONTH_RE = Object.keys(MONTHS)
   .sort((a, b) => b.length - a.length)
   .join('|');
 
+const TIME_RE = /(\d{1,2}):(\d{2})(?::(\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)?\s*((?:gmt|utc)?[+-]\d{2}:?\d{2}|z|utc|gmt|[a-z]{3,4})?\b/;
+const ASCTIME_RE = new RegExp(`^(?:[a-z]{3},?\\s+)?(${MONTH_RE})\\s+(\\d{1,2})\\s+(\\d{1,2}:\\d{2}(?::\\d{2})?)\\s+(?:([a-z]{3,4}|[+-]\\d{4})\\s+)?(\\d{4})$`);
+const MONTH_FIRST_RE = new RegExp(`(?:^|[^a-zà-ü])(${MONTH_RE})\\.?\\s+(\\d{1,2})(?:st|nd|rd|th)?,?\\s+(\\d{4})\\b`);
+const DAY_FIRST_RE = new RegExp(`\\b(\\d{1,2})(?:st|nd|rd|th|er|º)?\\.?\\s+(?:of\\s+|de\\s+)?(${MONTH_RE})\\.?,?\\s+(?:de\\s+)?(\\d{4})\\b`);
+
 function daysIn(year: number, month: number): number {
   return new Date(Date.UTC(year, month, 0)).getUTCDate();
 }
@@ -67,14 +72,15 @@ function parseOffset(zone: string | undefined): number | null | undefined {
   if (z === 'Z' || z === 'UTC' || z === 'GMT' || z === 'UT') return 0;
   const named: Record<string, number> = { EST: -300, EDT: -240, CST: -360, CDT: -300, MST: -420, MDT: -360, PST: -480, PDT: -420, BST: 60, CET: 60, CEST: 120, IST: 330, JST: 540, AEST: 600, AEDT: 660 };
   if (named[z] !== undefined) return named[z];
-  const m = /^(?:GMT|UTC)?([+-])(\d{1,2}):?(\d{2})?$/.exec(z);
+  // "+05:30", "+0530", "+05" and the malformed "+5.30" some CMSs write.
+  const m = /^(?:GMT|UTC)?([+-])(\d{1,2})(?:[:.]?(\d{2}))?$/.exec(z);
   if (!m) return undefined;
   const minutes = Number(m[2]) * 60 + Number(m[3] ?? 0);
   if (minutes > 14 * 60) return undefined;
   return m[1] === '-' ? -minutes : minutes;
 }
 
-const ISO_LIKE = /^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:(?:T|\s+|,\s*)(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?\s*(Z|(?:GMT|UTC)?[+-]\d{1,2}(?::?\d{2})?|UTC|GMT|[A-Z]{3,4})?)?$/i;
+const ISO_LIKE = /^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:(?:T|\s+|,\s*)(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?\s*(Z|(?:GMT|UTC)?[+-]\d{1,2}(?:[:.]?\d{2})?|UTC|GMT|[A-Z]{3,4})?)?$/i;
 const BASIC = /^(\d{4})(\d{2})(\d{2})(?:T?(\d{2})(\d{2})(\d{2})?(Z|[+-]\d{2}:?\d{2})?)?$/;
 
 function fromParts(parts: (string | undefined)[], zone: string | undefined): ParsedDate | null {
@@ -87,15 +93,18 @@ function fromParts(parts: (string | undefined)[], zone: string | undefined): Par
 
 function parseTextDate(s: string): ParsedDate | null {
   const lower = s.toLowerCase().replace(/\s+/g, ' ');
-  const time = /(\d{1,2}):(\d{2})(?::(\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)?\s*(z|utc|gmt|[a-z]{3,4}|[+-]\d{2}:?\d{2})?\b/.exec(lower);
+  const time = TIME_RE.exec(lower);
   let y: number, mo: number, d: number;
-  let m = new RegExp(`(?:^|[^a-zà-ü])(${MONTH_RE})\\.?\\s+(\\d{1,2})(?:st|nd|rd|th)?,?\\s+(\\d{4})\\b`).exec(lower);
+  // C's asctime / JavaScript's Date#toString: "Tue May 24 05:55:00 2016".
+  const asctime = ASCTIME_RE.exec(lower);
+  if (asctime) return parseTextDate(`${asctime[1]} ${asctime[2]}, ${asctime[5]} ${asctime[3]} ${asctime[4] ?? ''}`.trim());
+  let m = MONTH_FIRST_RE.exec(lower);
   if (m) {
     mo = MONTHS[m[1]!]!;
     d = Number(m[2]);
     y = Number(m[3]);
   } else {
-    m = new RegExp(`\\b(\\d{1,2})(?:st|nd|rd|th|er|º)?\\.?\\s+(?:of\\s+|de\\s+)?(${MONTH_RE})\\.?,?\\s+(?:de\\s+)?(\\d{4})\\b`).exec(lower);
+    m = DAY_FIRST_RE.exec(lower);
     if (!m) return null;
     d = Number(m[1]);
     mo = MONTHS[m[2]!]!;
@@ -153,16 +162,19 @@ export function plausibleDate(raw: string | null | undefined, now: number): Pars
   return d;
 }
 
+const TEXT_DATE_PATTERNS: readonly RegExp[] = [
+  new RegExp(`(?:${MONTH_RE})\\.?\\s+\\d{1,2}(?:st|nd|rd|th)?,?\\s+\\d{4}(?:,?\\s+(?:at\\s+)?\\d{1,2}:\\d{2}(?:\\s*[ap]\\.?m\\.?)?(?:\\s+[a-z]{2,4}\\b)?)?`, 'gi'),
+  new RegExp(`\\b\\d{1,2}(?:st|nd|rd|th|er)?\\.?\\s+(?:of\\s+|de\\s+)?(?:${MONTH_RE})\\.?,?\\s+(?:de\\s+)?\\d{4}`, 'gi'),
+  /\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:?\d{2})?)?\b/g,
+];
+
 /**
  * The first written-out or numeric date inside running text ("Posted on March 10, 2015 by …"),
  * skipping dates introduced as an update ("Updated March 12, 2015").
  */
 export function findDateInText(text: string, now: number): { raw: string; date: ParsedDate } | null {
-  const patterns = [
-    new RegExp(`(?:${MONTH_RE})\\.?\\s+\\d{1,2}(?:st|nd|rd|th)?,?\\s+\\d{4}(?:,?\\s+(?:at\\s+)?\\d{1,2}:\\d{2}(?:\\s*[ap]\\.?m\\.?)?(?:\\s+[a-z]{2,4}\\b)?)?`, 'gi'),
-    new RegExp(`\\b\\d{1,2}(?:st|nd|rd|th|er)?\\.?\\s+(?:of\\s+|de\\s+)?(?:${MONTH_RE})\\.?,?\\s+(?:de\\s+)?\\d{4}`, 'gi'),
-    /\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:?\d{2})?)?\b/g,
-  ];
+  const patterns = TEXT_DATE_PATTERNS;
+
   let best: { index: number; raw: string; date: ParsedDate } | null = null;
   for (const re of patterns) {
     for (const m of text.matchAll(re)) {

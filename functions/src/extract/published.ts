@@ -136,6 +136,34 @@ const urlDate: Rule<Page, DateHit> = {
   },
 };
 
+/**
+ * Publication dates in a page's inline data (`__NEXT_DATA__`, CMS state objects), as a JSON member
+ * whose name says "published" ("datePublished", "publishedAt", "pub_date", "inc_pubdate", …). The
+ * first one in the document wins: page state lists the article before its recommendations.
+ */
+const SCRIPT_DATE = /"[\w$-]{0,24}?(?:date_?published|published_?(?:at|date|time|on)|pub(?:lish)?_?date|first_?published(?:_?at|_?date)?|publish_?time)"\s*:\s*"([^"]{8,40})"/i;
+
+const scriptData: Rule<Page, DateHit> = {
+  name: 'script-data',
+  run: (page) => {
+    for (const el of page.elements()) {
+      if (el.name !== 'script') continue;
+      const type = (el.attribs['type'] ?? '').toLowerCase();
+      if (type.includes('ld+json') || (type !== '' && !type.includes('json') && !type.includes('javascript'))) continue;
+      for (const c of el.children) {
+        const data = (c as unknown as { data?: string }).data;
+        if (!data) continue;
+        const m = SCRIPT_DATE.exec(data);
+        if (m) {
+          const hit = first(page, [m[1]!.replace(/\\\//g, '/')]);
+          if (hit) return hit;
+        }
+      }
+    }
+    return null;
+  },
+};
+
 /** Last resort: a written-out date at the top of the article text. */
 const visibleDate: Rule<Page, DateHit> = {
   name: 'visible-text',
@@ -193,6 +221,7 @@ export const publishedRules: readonly Rule<Page, DateHit>[] = [
   timeElement,
   classedDate,
   urlDate,
+  scriptData,
   visibleDate,
 ];
 

@@ -28,6 +28,12 @@ describe('dates', () => {
     assert.equal(iso('Sept. 3rd, 2019 at 4:05 pm'), '2019-09-03T16:05:00Z');
   });
 
+  it('reads asctime and Date#toString forms and tolerates a "+5.30" offset', () => {
+    assert.equal(iso('Tue May 24 05:55:00 2016'), '2016-05-24T05:55:00Z');
+    assert.equal(iso('Tue May 24 2016 05:55:00 GMT-0700'), '2016-05-24T05:55:00-07:00');
+    assert.equal(iso('2016-05-14T16:34+5.30'), '2016-05-14T16:34:00+05:30');
+  });
+
   it('reads Unix timestamps in seconds and milliseconds', () => {
     assert.equal(iso('1426000000'), '2015-03-10T15:06:40.000Z');
     assert.equal(iso('1426000000000'), '2015-03-10T15:06:40.000Z');

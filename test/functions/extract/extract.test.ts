@@ -42,6 +42,11 @@ describe('extractArticle', () => {
       assert.equal(a.publishedAt, '2024-01-15T12:00:00Z');
     });
 
+    it('finds the publication date in inline page data when the markup has none', () => {
+      const a = extract(page('<script>window.__STATE__={"article":{"id":7,"publishedAt":"2023-04-05T06:07:08Z"},"related":[{"publishedAt":"2020-01-01"}]}</script>'));
+      assert.equal(a.publishedAt, '2023-04-05T06:07:08Z');
+    });
+
     it('ignores dates in the comments', () => {
       const a = extract(page('', `<article><p>${PROSE.repeat(3)}</p></article><section class="comments"><time datetime="2024-03-03">March 3</time><time datetime="2024-03-04">x</time><time datetime="2024-03-05">y</time><time datetime="2024-03-06">z</time></section>`));
       assert.equal(a.publishedAt, null);
