@@ -170,6 +170,7 @@ interface Tree {
   clutter: Set<Element>;
 }
 
+const TABLE_PARTS = new Set(['tbody', 'thead', 'tfoot', 'tr']);
 const LIST_LIKE = new Set(['div', 'section', 'ul', 'ol', 'table', 'form']);
 
 function buildTree(body: Element, capacity: number, enclosing: ReadonlySet<Element>): Tree {
@@ -316,6 +317,8 @@ export function findMainContent(
       }
     }
   }
+  // Rows of a table are not an article; the table is (a list article, a data page).
+  while (!isBodyOrAbove(t.parent[top]!) && TABLE_PARTS.has(t.order[top]!.name)) top = t.parent[top]!;
   // A lone child is the same content as its parent; the parent may hold the headings around it.
   while (!isBodyOrAbove(t.parent[top]!) && [...childIndices(t, t.parent[top]!)].length === 1) top = t.parent[top]!;
 
@@ -340,8 +343,12 @@ export function findMainContent(
       continue;
     }
     const sib = t.order[j]!;
-    const bonus = topClass !== '' && sib.attribs['class'] === topClass ? topFinal * 0.2 : 0;
+    const sameClass = topClass !== '' && sib.attribs['class'] === topClass;
+    const bonus = sameClass ? topFinal * 0.2 : 0;
     if (!Number.isNaN(final[j]!) && final[j]! + bonus >= threshold) roots.push(j);
+    // A block of the same kind as the winner, with prose of its own: the article continues there
+    // even when its paragraphs sit too deep to have credited it.
+    else if (sameClass && t.text[j]! > 200 && linkDensity(t, j) < 0.3) roots.push(j);
     else if (sib.name === 'p' || (DIV_LIKE.has(sib.name) && !t.hasBlock[j])) {
       const text = t.text[j]!;
       const ld = linkDensity(t, j);
