@@ -1,6 +1,6 @@
 import { attr, elementsIn } from './dom';
 import type { Element } from './dom';
-import { nodesWith } from './jsonld';
+import { deref, nodesWith } from './jsonld';
 import type { JsonLdNode } from './jsonld';
 import { linkHref } from './metadata';
 import type { Page } from './page';
@@ -35,8 +35,13 @@ function jsonLdImage(value: unknown, page: Page, depth = 0): string | null {
     return null;
   }
   if (typeof value === 'object') {
-    const o = value as JsonLdNode;
-    return jsonLdImage(o['url'] ?? o['contentUrl'] ?? o['@id'], page, depth + 1);
+    // `{"@id": "…#primaryimage"}` points at an ImageObject elsewhere in the @graph (Yoast and kin).
+    const o = deref(value, page.jsonLd()) as JsonLdNode;
+    const url = o['url'] ?? o['contentUrl'];
+    if (url !== undefined) return jsonLdImage(url, page, depth + 1);
+    const id = o['@id'];
+    // An unresolved @id is an image only when it is a plain URL, not a "#fragment" node name.
+    return typeof id === 'string' && !id.includes('#') ? absoluteHttpUrl(id, page.base) : null;
   }
   return null;
 }
@@ -44,7 +49,7 @@ function jsonLdImage(value: unknown, page: Page, depth = 0): string | null {
 const fromJsonLd: Rule<Page, string> = {
   name: 'jsonld.image',
   run: (page) => {
-    for (const key of ['image', 'thumbnailUrl']) {
+    for (const key of ['image', 'primaryImageOfPage', 'thumbnailUrl']) {
       // Only the article's own node: a publisher's logo or an author's photo is not a banner.
       for (const n of nodesWith(page.jsonLd(), key)) {
         const types = String(n['@type']).toLowerCase();

@@ -87,6 +87,11 @@ describe('extractArticle', () => {
       assert.equal(a.bannerImage, 'https://x.example/lead.jpg');
     });
 
+    it('follows an @id reference to the ImageObject of a JSON-LD @graph', () => {
+      const a = extract(page('<script type="application/ld+json">{"@graph":[{"@type":"Article","image":{"@id":"https://x.example/p#primaryimage"}},{"@type":"ImageObject","@id":"https://x.example/p#primaryimage","url":"https://x.example/p/lead.jpg"}]}</script>'));
+      assert.equal(a.bannerImage, 'https://x.example/p/lead.jpg');
+    });
+
     it('refuses non-http(s) schemes', () => {
       const a = extract(page('<meta property="og:image" content="data:image/png;base64,AAAA"><meta property="og:image" content="ftp://x.example/a.jpg">'));
       assert.equal(a.bannerImage, null);
