@@ -122,12 +122,14 @@ function trimmedLength(s: string): number {
   return end - start;
 }
 
+/** Commas of Latin, CJK (full-width and ideographic) and Arabic script. */
+const OTHER_COMMAS = /[\uff0c\u3001\u060c]/g;
+const NON_ASCII = /[^\x00-\x7f]/;
+
 function countCommas(s: string): number {
   let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 44 || c === 0xff0c || c === 0x3001 || c === 0x060c) n++;
-  }
+  for (let i = s.indexOf(','); i !== -1; i = s.indexOf(',', i + 1)) n++;
+  if (NON_ASCII.test(s)) n += (s.match(OTHER_COMMAS) ?? []).length;
   return n;
 }
 
