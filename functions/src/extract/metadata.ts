@@ -54,7 +54,8 @@ export const siteNameRules: readonly Rule<Page, string>[] = [
 /** Author names are people or organisations, not profile URLs. */
 function authorName(v: string): string | null {
   const c = collapse(v).replace(/^by\s+/i, '');
-  if (c === '' || /^https?:\/\//i.test(c) || c.length > 120) return null;
+  // Profile links ("https://…", "www.facebook.com/name") are not names.
+  if (c === '' || /^(?:https?:\/\/|www\.)|^[\w-]+(?:\.[\w-]+)+\//i.test(c) || c.length > 120) return null;
   return c;
 }
 
@@ -69,7 +70,16 @@ export const authorRules: readonly Rule<Page, string>[] = [
       return null;
     },
   },
-  { name: 'meta.author', run: (page) => authorName(page.firstMeta('author', 'article:author', 'parsely-author', 'sailthru.author', 'dc.creator', 'dcterms.creator', 'byl') ?? '') },
+  {
+    name: 'meta.author',
+    run: (page) => {
+      for (const key of ['author', 'article:author', 'parsely-author', 'sailthru.author', 'dc.creator', 'dcterms.creator', 'byl']) {
+        const name = authorName(page.firstMeta(key) ?? '');
+        if (name) return name;
+      }
+      return null;
+    },
+  },
   {
     name: 'microdata/rel.author',
     run: (page) => {

@@ -139,6 +139,11 @@ describe('extractArticle', () => {
   });
 
   describe('other fields', () => {
+    it('takes no profile link for an author name', () => {
+      const a = extract(page('<meta property="article:author" content="www.facebook.com/someone"><meta name="parsely-author" content="Sam Reed">'));
+      assert.equal(a.author, 'Sam Reed');
+    });
+
     it('reads canonical URL, site name, author and language', () => {
       const a = extract(page('<link rel="canonical" href="/a/b"><meta property="og:site_name" content="Harbour News"><meta name="author" content="Jo Fisher"><meta property="og:locale" content="en_GB">'));
       assert.equal(a.canonicalUrl, 'https://news.example.com/a/b');
