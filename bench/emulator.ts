@@ -1,0 +1,178 @@
+/**
+ * Pub/Sub emulator benchmark (`npx tsx bench/emulator.ts`): how fast the Node-native emulator is
+ * ready, and publish→push latency and burst throughput through the official client, side by side with
+ * the official gcloud emulator where it is installed. Bounded: 200 sequential messages and one burst
+ * of 500 per emulator, all on loopback.
+ */
+import { fork } from 'node:child_process';
+import { cpus, loadavg } from 'node:os';
+import { PubSub } from '@google-cloud/pubsub';
+import { gcloudAvailability, startGcloudPubSub } from '../emulator/gcloud';
+import { startPubSubEmulator } from '../emulator/pubsub';
+import { startPushEndpoint } from '../test/helpers/push-endpoint';
+import type { BenchSection } from './types';
+
+const SEQUENTIAL = 200;
+const BURST = 500;
+const READY_RUNS = 5;
+const GCLOUD_READY_RUNS = 3;
+
+interface ReadyProbe {
+  firstMs: number;
+  laterMs: number;
+}
+
+interface Delivery {
+  p50: number;
+  p99: number;
+  burstPublishMs: number;
+  burstPushedMs: number;
+}
+
+const median = (values: number[]): number => percentile(values, 50);
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
+
+/** In a fresh process: the first start (which parses the .proto files) and a second one. */
+async function readyProbe(): Promise<void> {
+  let started = performance.now();
+  const first = await startPubSubEmulator();
+  const firstMs = performance.now() - started;
+  await first.stop();
+  started = performance.now();
+  const later = await startPubSubEmulator();
+  const laterMs = performance.now() - started;
+  await later.stop();
+  process.send?.({ firstMs, laterMs } satisfies ReadyProbe, () => process.exit(0));
+}
+
+function runReadyProbe(): Promise<ReadyProbe> {
+  return new Promise((resolve, reject) => {
+    const child = fork(__filename, ['--ready-probe'], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    child.once('message', (message: ReadyProbe) => resolve(message));
+    child.once('exit', (code) => code !== 0 && reject(new Error(`ready probe exited with ${code}`)));
+  });
+}
+
+/** Publish→push latency, one message at a time, then a burst published at once until all were pushed. */
+async function delivery(host: string): Promise<Delivery> {
+  const arrivals = new Map<string, number>();
+  const waiting = new Map<string, () => void>();
+  const push = await startPushEndpoint((request) => {
+    const id = (request.body as { message: { attributes: { seq: string } } }).message.attributes.seq;
+    arrivals.set(id, performance.now());
+    waiting.get(id)?.();
+    return 204;
+  });
+  const pubsub = new PubSub({ projectId: 'bench-emulator', apiEndpoint: host });
+  try {
+    const [topic] = await pubsub.createTopic('bench-latency');
+    await topic.createSubscription('bench-latency-push', { pushConfig: { pushEndpoint: push.url } });
+    // Flush every message at once: this measures the emulator, not the client's 10 ms batching window.
+    topic.setPublishOptions({ batching: { maxMessages: 1 } });
+
+    const latencies: number[] = [];
+    for (let i = 0; i < SEQUENTIAL; i++) {
+      const seq = `s${i}`;
+      const arrived = new Promise<void>((resolve) => waiting.set(seq, resolve));
+      const sent = performance.now();
+      await topic.publishMessage({ data: Buffer.from('x'), attributes: { seq } });
+      await arrived;
+      latencies.push(arrivals.get(seq)! - sent);
+    }
+
+    const [burstTopic] = await pubsub.createTopic('bench-burst');
+    await burstTopic.createSubscription('bench-burst-push', { pushConfig: { pushEndpoint: push.url } });
+    const all = Array.from({ length: BURST }, (_, i) => `b${i}`);
+    const allArrived = Promise.all(all.map((seq) => new Promise<void>((resolve) => waiting.set(seq, resolve))));
+    const start = performance.now();
+    await Promise.all(all.map((seq) => burstTopic.publishMessage({ data: Buffer.from('x'), attributes: { seq } })));
+    const burstPublishMs = performance.now() - start;
+    await allArrived;
+    const burstPushedMs = performance.now() - start;
+    return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), burstPublishMs, burstPushedMs };
+  } finally {
+    await pubsub.close();
+    await push.close();
+  }
+}
+
+export async function run(): Promise<BenchSection> {
+  const readies: ReadyProbe[] = [];
+  for (let i = 0; i < READY_RUNS; i++) readies.push(await runReadyProbe());
+  const embedded = await startPubSubEmulator();
+  let embeddedDelivery: Delivery;
+  try {
+    embeddedDelivery = await delivery(embedded.host);
+  } finally {
+    await embedded.stop();
+  }
+
+  const availability = gcloudAvailability();
+  const gcloudReady: number[] = [];
+  let gcloudDelivery: Delivery | null = null;
+  if (availability.pubsub) {
+    for (let i = 0; i < GCLOUD_READY_RUNS; i++) {
+      const started = performance.now();
+      const emulator = await startGcloudPubSub();
+      gcloudReady.push(performance.now() - started);
+      if (i < GCLOUD_READY_RUNS - 1) {
+        await emulator.stop();
+        continue;
+      }
+      try {
+        gcloudDelivery = await delivery(emulator.host);
+      } finally {
+        await emulator.stop();
+      }
+    }
+  }
+
+  const ms = (value: number): string => `${value.toFixed(value < 10 ? 1 : 0)} ms`;
+  const gcloudCell = (value: (d: Delivery) => string): string =>
+    gcloudDelivery ? value(gcloudDelivery) : `skipped: ${availability.reason ?? 'not installed'}`;
+  const rows: Array<[string, string, string]> = [
+    [
+      'ready: first start in a process (includes loading the protos)',
+      ms(median(readies.map((r) => r.firstMs))),
+      gcloudReady.length ? `${ms(median(gcloudReady))} (gcloud start → answering HTTP)` : gcloudCell(() => ''),
+    ],
+    ['ready: later start in the same process', ms(median(readies.map((r) => r.laterMs))), '—'],
+    ['publish→push latency p50 (one message at a time)', ms(embeddedDelivery.p50), gcloudCell((d) => ms(d.p50))],
+    ['publish→push latency p99', ms(embeddedDelivery.p99), gcloudCell((d) => ms(d.p99))],
+    [
+      `${BURST} messages: all published / all pushed`,
+      `${ms(embeddedDelivery.burstPublishMs)} / ${ms(embeddedDelivery.burstPushedMs)}`,
+      gcloudCell((d) => `${ms(d.burstPublishMs)} / ${ms(d.burstPushedMs)}`),
+    ],
+  ];
+  const markdown = [
+    `Official @google-cloud/pubsub client on loopback, push endpoint answering 204; ready times are medians of ` +
+      `${READY_RUNS} fresh processes (Node-native) and ${GCLOUD_READY_RUNS} starts (gcloud); latency over ` +
+      `${SEQUENTIAL} messages published one at a time with client batching off; Node ${process.version}, ` +
+      `${cpus().length} cores shared with other work (load average ${loadavg()[0]!.toFixed(1)} when the run ended). ` +
+      `Goal: Node-native ready in ≤ 150 ms.`,
+    '',
+    '| measure | Node-native emulator | official gcloud emulator |',
+    '|---|---:|---:|',
+    ...rows.map((row) => `| ${row.join(' | ')} |`),
+  ].join('\n');
+  return { title: 'Pub/Sub emulator', command: 'npx tsx bench/emulator.ts', markdown };
+}
+
+if (require.main === module) {
+  if (process.argv.includes('--ready-probe')) {
+    void readyProbe();
+  } else {
+    run().then(
+      (section) => console.log(`## ${section.title}\n\n${section.markdown}\n\n\`${section.command}\``),
+      (error: unknown) => {
+        console.error(error);
+        process.exitCode = 1;
+      },
+    );
+  }
+}
