@@ -36,8 +36,11 @@ export class DecodeFailed extends Error {
 /** Content-Encoding values the fetcher sends in Accept-Encoding and can undo. */
 export const ACCEPT_ENCODING = 'gzip, deflate, br';
 
-/** Content-Encoding header → decoders in the order to apply them (the header lists them as applied). */
-export function decodersFor(contentEncoding: string | undefined): Transform[] {
+/**
+ * Content-Encoding header → decoders in the order to apply them (the header lists them as applied).
+ * zlib's own streams respect backpressure; `maxBytes` bounds the one wrapper that can't.
+ */
+export function decodersFor(contentEncoding: string | undefined, maxBytes: number): Transform[] {
   const codings = (contentEncoding ?? '')
     .split(',')
     .map((coding) => coding.trim().toLowerCase())
@@ -48,7 +51,7 @@ export function decodersFor(contentEncoding: string | undefined): Transform[] {
       case 'x-gzip':
         return zlib.createGunzip();
       case 'deflate':
-        return inflateEitherWay();
+        return inflateEitherWay(maxBytes);
       case 'br':
         return zlib.createBrotliDecompress();
       default:
@@ -57,16 +60,26 @@ export function decodersFor(contentEncoding: string | undefined): Transform[] {
   });
 }
 
-/** "deflate" should be zlib-wrapped, but some servers send raw deflate; the first byte tells which. */
-function inflateEitherWay(): Transform {
+/**
+ * "deflate" should be zlib-wrapped, but some servers send raw deflate; the first byte tells which.
+ * This wrapper pushes the inner stream's output without waiting for the reader, so it enforces the
+ * cap on what it has produced itself: while the budget pauses the reader, a deflate bomb can't pile
+ * up more than `maxBytes` here.
+ */
+function inflateEitherWay(maxBytes: number): Transform {
   let inner: zlib.Inflate | zlib.InflateRaw | null = null;
+  let produced = 0;
   return new Transform({
     transform(chunk: Buffer, _encoding, done) {
       if (!inner) {
         // A zlib header starts with CMF 0x?8 (deflate method 8) and passes the FCHECK test.
         const wrapped = chunk.length >= 2 && ((chunk[0] ?? 0) & 0x0f) === 8 && (((chunk[0] ?? 0) << 8) | (chunk[1] ?? 0)) % 31 === 0;
         inner = wrapped ? zlib.createInflate() : zlib.createInflateRaw();
-        inner.on('data', (out: Buffer) => this.push(out));
+        inner.on('data', (out: Buffer) => {
+          produced += out.length;
+          if (produced > maxBytes) this.destroy(new BodyTooLarge(maxBytes, 'decompressed'));
+          else this.push(out);
+        });
         inner.on('error', (error) => this.destroy(error));
       }
       inner.write(chunk, done);

@@ -253,7 +253,7 @@ async function fetchHop(url: URL, options: FetchOptions, pinning: PinningAgent, 
       discard(body);
       throw permanent('unsupported-content-type', `${url.href} is ${mediaType}, not an HTML page; only text/html and application/xhtml+xml are read.`);
     }
-    const decoders = decodersFor(header(headers, 'content-encoding'));
+    const decoders = decodersFor(header(headers, 'content-encoding'), options.maxBytes);
     const declaredLength = Number(header(headers, 'content-length'));
     if (decoders.length === 0 && declaredLength > options.maxBytes) {
       discard(body);
