@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHook } from 'node:async_hooks';
 import { status } from '@grpc/grpc-js';
-import { PubSub, type Topic } from '@google-cloud/pubsub';
+import { PubSub, v1, type Topic } from '@google-cloud/pubsub';
 import { startPubSubEmulator, type PubSubEmulator } from '../../../emulator/pubsub';
 import { grpcError } from '../../helpers/grpc';
 import { pushEndpoints, startPushEndpoint } from '../../helpers/push-endpoint';
@@ -147,21 +147,41 @@ describe('Node-native Pub/Sub emulator', () => {
     assert.equal(peak, 2);
   });
 
-  it('counts a push without an answer within the ack deadline as a nack', async function () {
+  it('redelivers what is not acked within the ack deadline, pushed or pulled', async function () {
     this.timeout(20_000);
     const push = await endpoint((_request, index) => (index === 0 ? 'hang' : 204));
     const topic = await createTopic();
     const deadLetter = await createTopic();
-    await topic.createSubscription(unique('sub'), {
-      pushConfig: { pushEndpoint: push.url },
+    const policies = {
       ackDeadlineSeconds: 10, // the shortest the service allows
       deadLetterPolicy: { deadLetterTopic: deadLetter.name, maxDeliveryAttempts: 5 },
       retryPolicy: { minimumBackoff: { seconds: 0 }, maximumBackoff: { seconds: 0 } },
-    });
+    };
+    await topic.createSubscription(unique('sub'), { pushConfig: { pushEndpoint: push.url }, ...policies });
+    const [pulled] = await topic.createSubscription(unique('sub'), policies);
     await topic.publishMessage({ data: Buffer.from('slow') });
-    const [first, second] = await push.waitFor(2, 15_000);
-    assert.equal((first!.body as { deliveryAttempt: number }).deliveryAttempt, 1);
-    assert.equal((second!.body as { deliveryAttempt: number }).deliveryAttempt, 2);
+
+    const subscriber = new v1.SubscriberClient(pubsub.options as ConstructorParameters<typeof v1.SubscriberClient>[0]);
+    try {
+      const pullOnce = async () => {
+        for (;;) {
+          const [response] = await subscriber.pull({ subscription: pulled.name, maxMessages: 1 });
+          const message = response.receivedMessages?.[0];
+          if (message) return message;
+        }
+      };
+      const first = await pullOnce(); // and never acked
+      const [second, pushes] = await Promise.all([pullOnce(), push.waitFor(2, 15_000)]);
+      assert.equal(first.deliveryAttempt, 1);
+      assert.equal(second.deliveryAttempt, 2);
+      assert.equal(second.message?.messageId, first.message?.messageId);
+      assert.deepEqual(
+        pushes.map((request) => (request.body as { deliveryAttempt: number }).deliveryAttempt),
+        [1, 2],
+      );
+    } finally {
+      await subscriber.close();
+    }
   });
 
   it('pushes unwrapped messages as raw data with metadata headers when asked to', async () => {
