@@ -390,14 +390,16 @@ export class Broker {
     });
   }
 
-  /** Exponential backoff between the retry policy's bounds; doubling per failed attempt. */
+  /**
+   * Exponential backoff between the retry policy's bounds: the minimum (at least the redelivery floor,
+   * so a 0 s minimum still grows) doubled per failed attempt, capped at the maximum.
+   */
   private backoffMs(sub: SubscriptionState, failedAttempts: number): number {
     const policy = sub.resource.retryPolicy;
     if (!policy) return minRedeliveryDelayMs;
-    const min = durationSeconds(policy.minimumBackoff);
-    const max = durationSeconds(policy.maximumBackoff);
-    const seconds = Math.min(max, min * 2 ** Math.max(0, failedAttempts - 1));
-    return Math.max(minRedeliveryDelayMs, seconds * 1000);
+    const minMs = Math.max(minRedeliveryDelayMs, durationSeconds(policy.minimumBackoff) * 1000);
+    const maxMs = durationSeconds(policy.maximumBackoff) * 1000;
+    return Math.max(minRedeliveryDelayMs, Math.min(maxMs, minMs * 2 ** Math.max(0, failedAttempts - 1)));
   }
 
   private deadLetter(sub: SubscriptionState, delivery: Delivery, deadLetterTopic: string): void {
