@@ -8,7 +8,7 @@ import { squash, stripPermalink } from './title';
  * Section headings are h2–h4; an h1 inside the article body counts too when it is not the headline,
  * because some publishers (Medium, for one) mark every section heading up as h1.
  */
-const HEADING = /^h[1-4]$/;
+const HEADING = new Set(['h1', 'h2', 'h3', 'h4']);
 
 /** What the article body says about itself; see {@link readBody}. */
 export interface BodyReading {
@@ -39,7 +39,7 @@ export function readBody(main: MainContent | null, title: string | null, opening
 
   const enter = (el: Element): boolean => {
     if (main.skip(el)) return false;
-    if (HEADING.test(el.name)) {
+    if (HEADING.has(el.name)) {
       const raw = textOf(el);
       counter.feed(raw);
       counter.boundary();

@@ -21,8 +21,7 @@ function jsonLdString(key: string, keys?: string[]): Rule<Page, string> {
 
 /** `<link rel=…>` hrefs resolved to absolute http(s) URLs. */
 export function linkHref(page: Page, rel: string): string | null {
-  for (const el of page.elements()) {
-    if (el.name !== 'link') continue;
+  for (const el of page.byTag('link')) {
     const rels = (el.attribs['rel'] ?? '').toLowerCase().split(/\s+/);
     if (!rels.includes(rel)) continue;
     const url = absoluteHttpUrl(attr(el, 'href'), page.base);
@@ -83,10 +82,11 @@ export const authorRules: readonly Rule<Page, string>[] = [
   {
     name: 'microdata/rel.author',
     run: (page) => {
-      for (const el of page.elements()) {
-        const itemprop = el.attribs['itemprop'] ?? '';
-        const rel = el.attribs['rel'] ?? '';
-        if (!/\bauthor\b/i.test(itemprop) && !(el.name === 'a' && /\bauthor\b/i.test(rel))) continue;
+      const candidates = [
+        ...page.withItemprop().filter((el) => /\bauthor\b/i.test(el.attribs['itemprop'] ?? '')),
+        ...page.byTag('a').filter((el) => /\bauthor\b/i.test(el.attribs['rel'] ?? '')),
+      ];
+      for (const el of candidates) {
         if (el.name === 'meta') continue;
         const nameEl = page.$(el).find('[itemprop~=name]')[0];
         const v = authorName(nameEl ? textOf(nameEl) : textOf(el));
@@ -113,7 +113,7 @@ export const languageRules: readonly Rule<Page, string>[] = [
   {
     name: 'html.lang',
     run: (page) => {
-      const html = page.elements().find((e) => e.name === 'html');
+      const html = page.byTag('html')[0];
       return html ? normaliseLanguage(attr(html, 'lang') ?? attr(html, 'xml:lang')) : null;
     },
   },

@@ -29,6 +29,10 @@ export interface Page {
   main(): MainContent | null;
   /** All elements in document order (computed once). */
   elements(): readonly Element[];
+  /** Elements with this (lower-case) tag name, in document order. */
+  byTag(name: string): readonly Element[];
+  /** Elements carrying an `itemprop` attribute, in document order. */
+  withItemprop(): readonly Element[];
 }
 
 export function createPage(html: string, pageUrl: string, now: number): Page {
@@ -36,13 +40,29 @@ export function createPage(html: string, pageUrl: string, now: number): Page {
   const root = $.root()[0] as AnyNode;
   let all: Element[] | undefined;
   const elements = (): Element[] => (all ??= elementsIn(root));
+  // One pass files every element by tag, so that rules looking for <meta>, <time> or <h1> don't each
+  // scan a 100k-element page.
+  let tags: Map<string, Element[]> | undefined;
+  let itemprops: Element[] | undefined;
+  const index = (): Map<string, Element[]> => {
+    if (tags) return tags;
+    tags = new Map();
+    itemprops = [];
+    for (const el of elements()) {
+      const list = tags.get(el.name);
+      if (list) list.push(el);
+      else tags.set(el.name, [el]);
+      if (el.attribs['itemprop'] !== undefined) itemprops.push(el);
+    }
+    return tags;
+  };
+  const byTag = (name: string): Element[] => index().get(name) ?? [];
 
   let metaIndex: Map<string, string[]> | undefined;
   const metaMap = (): Map<string, string[]> => {
     if (metaIndex) return metaIndex;
     metaIndex = new Map();
-    for (const el of elements()) {
-      if (el.name !== 'meta') continue;
+    for (const el of byTag('meta')) {
       const content = attr(el, 'content') ?? attr(el, 'value');
       if (content === null) continue;
       for (const keyAttr of ['property', 'name', 'itemprop', 'http-equiv']) {
@@ -63,8 +83,7 @@ export function createPage(html: string, pageUrl: string, now: number): Page {
   const jsonLd = (): JsonLdNode[] => {
     if (ld) return ld;
     ld = [];
-    for (const el of elements()) {
-      if (el.name !== 'script') continue;
+    for (const el of byTag('script')) {
       const type = (el.attribs['type'] ?? '').toLowerCase();
       if (!type.includes('ld+json')) continue;
       const text = el.children.map((c) => (c as unknown as { data?: string }).data ?? '').join('');
@@ -74,7 +93,7 @@ export function createPage(html: string, pageUrl: string, now: number): Page {
   };
 
   let mainContent: MainContent | null | undefined;
-  const baseEl = elements().find((el) => el.name === 'base' && el.attribs['href'] !== undefined);
+  const baseEl = byTag('base').find((el) => el.attribs['href'] !== undefined);
   const page: Page = {
     $,
     root,
@@ -94,6 +113,11 @@ export function createPage(html: string, pageUrl: string, now: number): Page {
     jsonLd,
     main: () => (mainContent === undefined ? (mainContent = findMainContent(root, elements())) : mainContent),
     elements,
+    byTag,
+    withItemprop: () => {
+      index();
+      return itemprops!;
+    },
   };
   return page;
 }

@@ -88,13 +88,13 @@ const timeElement: Rule<Page, DateHit> = {
       return null;
     };
     // time[pubdate] is the HTML5-draft way of saying "this one is the publication date".
-    const pubdate = consider(page.elements().filter((el) => el.name === 'time' && el.attribs['pubdate'] !== undefined));
+    const pubdate = consider(page.byTag('time').filter((el) => el.attribs['pubdate'] !== undefined));
     if (pubdate) return pubdate;
     for (const region of articleRegions(page)) {
       const hit = consider(elementsIn(region));
       if (hit) return hit;
     }
-    const all = page.elements().filter((el) => el.name === 'time');
+    const all = page.byTag('time');
     return all.length <= 3 ? consider(all) : null;
   },
 };
@@ -146,8 +146,7 @@ const SCRIPT_DATE = /"[\w$-]{0,24}?(?:date_?published|published_?(?:at|date|time
 const scriptData: Rule<Page, DateHit> = {
   name: 'script-data',
   run: (page) => {
-    for (const el of page.elements()) {
-      if (el.name !== 'script') continue;
+    for (const el of page.byTag('script')) {
       const type = (el.attribs['type'] ?? '').toLowerCase();
       if (type.includes('ld+json') || (type !== '' && !type.includes('json') && !type.includes('javascript'))) continue;
       for (const c of el.children) {
@@ -182,7 +181,7 @@ const microdata = (prop: string): Rule<Page, DateHit> => ({
     const re = new RegExp(`(^|\\s)${prop}(\\s|$)`, 'i');
     return first(
       page,
-      page.elements().filter((el) => re.test(el.attribs['itemprop'] ?? '')).map(dateValue),
+      page.withItemprop().filter((el) => re.test(el.attribs['itemprop'] ?? '')).map(dateValue),
     );
   },
 });

@@ -74,7 +74,7 @@ export function stripPermalink(text: string): string {
 
 /** Text of the headline element: the page's h1 when there is exactly one that reads like a headline. */
 function headlineElement(page: Page): string | null {
-  const h1s = page.elements().filter((el) => el.name === 'h1');
+  const h1s = page.byTag('h1');
   const texts = h1s.map((h) => textOf(h)).filter((t) => t.length > 0);
   if (texts.length === 1) return stripPermalink(texts[0]!);
   const main = page.main();
@@ -132,7 +132,7 @@ function jsonLdHeadline(page: Page): string | null {
 }
 
 function documentTitle(page: Page): string | null {
-  const el = page.elements().find((e) => e.name === 'title');
+  const el = page.byTag('title')[0];
   if (!el) return null;
   return collapse(el.children.map((c) => (c as unknown as { data?: string }).data ?? '').join('')) || null;
 }
