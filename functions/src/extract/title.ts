@@ -43,9 +43,9 @@ function isSiteSegment(segment: string, names: readonly string[]): boolean {
 }
 
 /**
- * Removes what is not the headline: a trailing "(Published 2017)", and a leading or trailing segment
- * that names the site ("Headline | Site", "Site - Headline", "Headline - Section - Site"). Only segments
- * that match a known name of the site go, so a headline with a dash in it survives.
+ * Removes what is not the headline: a trailing "(Published 2017)", and leading or trailing segments
+ * that name the site or the author ("Headline | Site", "Site - Headline", "Headline | Author | Site").
+ * Only segments that match a known name go, so a headline with a dash in it survives.
  */
 export function cleanTitle(raw: string, page: Page): string | null {
   let title = collapse(raw).replace(/\s*\((?:published|updated)\s+\d{4}\)\s*$/i, '');

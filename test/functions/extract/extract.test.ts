@@ -70,6 +70,11 @@ describe('extractArticle', () => {
       assert.equal(a.title, 'Spider-Man and the long, hot summer - a review of reviews');
     });
 
+    it('reads JSON-LD as raw text: markup-like characters inside it are not parsed as HTML', () => {
+      const a = extract(page('<script type="application/ld+json">{"@type":"Article","headline":"Less <than> more </script-ish> &amp; then some"}</script>'));
+      assert.equal(a.title, 'Less <than> more </script-ish> & then some');
+    });
+
     it('prefers the JSON-LD name over a headline that does not match <title>', () => {
       const a = extract(page('<title>Hermitian matrix - Wikipedia</title><script type="application/ld+json">{"@type":"Article","name":"Hermitian matrix","headline":"matrix equal to its conjugate-transpose"}</script>'));
       assert.equal(a.title, 'Hermitian matrix');
