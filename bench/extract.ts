@@ -78,6 +78,11 @@ export function syntheticPage(targetBytes = 5 * 1024 * 1024): string {
 
 const fmt = (n: number): string => n.toFixed(1);
 
+/** Start tags in a page: a parser-free count, for describing page density. */
+function countElements(html: string): number {
+  return (html.match(/<[a-zA-Z]/g) ?? []).length;
+}
+
 export async function run(dirArg?: string): Promise<BenchSection> {
   const dir = evalDir(dirArg);
   const rows: string[] = [];
@@ -116,7 +121,8 @@ export async function run(dirArg?: string): Promise<BenchSection> {
     const b = summary(htmlparser2);
     rows.push(`| parse only: cheerio.load (parse5) | ${pages.length} | ${fmt(a.median)} | ${fmt(a.p95)} |`);
     rows.push(`| parse only: cheerio/slim (htmlparser2), used by extractArticle | ${pages.length} | ${fmt(b.median)} | ${fmt(b.p95)} |`);
-    notes.push(`Pages: the ${pages.length} pages of the shared evaluation set (median size ${sizes.median.toFixed(0)} KB), each run once per extractor, interleaved.`);
+    const density = summary(pages.map((p) => p.html.length / Math.max(1, countElements(p.html))));
+    notes.push(`Pages: the ${pages.length} pages of the shared evaluation set (median size ${sizes.median.toFixed(0)} KB, median ${density.median.toFixed(0)} bytes per element), each run once per extractor, interleaved.`);
     notes.push(`extractArticle median is ${(o.median / m.median).toFixed(2)}× metascraper's (goal ≤ 0.33×).`);
   }
 
@@ -133,7 +139,8 @@ export async function run(dirArg?: string): Promise<BenchSection> {
   const bs = summary(bigRuns);
   rows.push(`| extractArticle, synthetic ${(big.length / 1024 / 1024).toFixed(1)} MB page (5 runs) | 1 | ${fmt(bs.median)} | ${fmt(Math.max(...bigRuns))} (max) |`);
   notes.push(
-    `Synthetic page: ${(big.length / 1024 / 1024).toFixed(1)} MB of dense article markup (${(big.match(/<[a-z]/g) ?? []).length} elements), ` +
+    `Synthetic page: ${(big.length / 1024 / 1024).toFixed(1)} MB of dense article markup (${countElements(big)} elements, ` +
+      `${(big.length / countElements(big)).toFixed(0)} bytes per element — as dense as a long Wikipedia page, a worst case), ` +
       `process CPU time per run median ${fmt(summary(bigCpu).median)} ms (wall time above includes waiting for a shared core).`,
   );
 
