@@ -123,7 +123,12 @@ export class Broker {
   publish(topicName: string, messages: PubsubMessage[]): string[] {
     this.getTopic(topicName);
     if (messages.length === 0) throw invalidArgument('Publish needs at least one message.');
+    if (messages.length > 1000) {
+      throw invalidArgument(`A Publish request carries at most 1000 messages; this one has ${messages.length}.`);
+    }
     for (const message of messages) checkMessage(message);
+    const bytes = messages.reduce((sum, m) => sum + (m.data?.length ?? 0), 0);
+    if (bytes > 10 * 1024 * 1024) throw invalidArgument('A Publish request carries at most 10 MB of message data.');
     return messages.map((message) => this.store(topicName, message));
   }
 
@@ -476,20 +481,25 @@ export class Broker {
 
   /** Forgets every topic, subscription and message, as a freshly started emulator. */
   reset(): void {
-    for (const sub of this.subscriptions.values()) {
-      this.dispose(sub, notFound(`Subscription deleted by an emulator reset (resource=${sub.resource.name}).`));
-    }
+    this.clear((name) => notFound(`Subscription deleted by an emulator reset (resource=${name}).`));
+  }
+
+  /**
+   * Cancels pending pushes and pulls and clears every timer. Open streams end with UNAVAILABLE, which
+   * the client treats as retryable, so a subscriber still open doesn't fail with an error event.
+   */
+  async close(): Promise<void> {
+    this.clear(() => new PubSubApiError(status.UNAVAILABLE, 'The Pub/Sub emulator is shutting down.'));
+    this.closed = true;
+    await this.pusher.close();
+  }
+
+  private clear(error: (subscription: string) => PubSubApiError): void {
+    for (const sub of this.subscriptions.values()) this.dispose(sub, error(sub.resource.name));
     this.subscriptions.clear();
     this.topics.clear();
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
-  }
-
-  /** Cancels pending pushes and pulls and clears every timer. */
-  async close(): Promise<void> {
-    this.reset();
-    this.closed = true;
-    await this.pusher.close();
   }
 }
 
@@ -501,6 +511,9 @@ function checkMessage(message: PubsubMessage): void {
   if ((!message.data || message.data.length === 0) && attributes.length === 0) {
     throw invalidArgument('Invalid message: it must have data or at least one attribute.');
   }
+  if (attributes.length > 100) {
+    throw invalidArgument(`Invalid message: at most 100 attributes are allowed, it has ${attributes.length}.`);
+  }
   for (const [key, value] of attributes) {
     if (key.length === 0 || Buffer.byteLength(key) > 256) {
       throw invalidArgument(`Invalid attribute key "${key}": it must be 1–256 bytes.`);
@@ -511,8 +524,5 @@ function checkMessage(message: PubsubMessage): void {
     if (Buffer.byteLength(value) > 1024) {
       throw invalidArgument(`Invalid value of attribute "${key}": it is longer than 1024 bytes.`);
     }
-  }
-  if (message.data && message.data.length > 10 * 1024 * 1024) {
-    throw new PubSubApiError(status.INVALID_ARGUMENT, 'Invalid message: data is larger than 10 MB.');
   }
 }
