@@ -271,6 +271,9 @@ forEachLane('Pub/Sub conformance', (lane) => {
       for (const request of failing.requests) {
         assert.equal((request.body as { message: { messageId: string } }).message.messageId, messageId);
       }
+      // Backoff: the wait grows between the first and the last retry (min 0 s, max 1 s).
+      const gaps = failing.requests.slice(1).map((request, i) => request.at - failing.requests[i]!.at);
+      assert.ok(gaps[3]! > gaps[0]!, `retry gaps should grow: ${gaps.join(', ')} ms`);
       const attemptsSeen = failing.requests.map((r) => (r.body as { deliveryAttempt?: number }).deliveryAttempt);
       if (lane.kind === 'gcloud') {
         // Measured difference: the official emulator omits deliveryAttempt; the real service sends it.
