@@ -141,7 +141,7 @@ export async function run(dirArg?: string): Promise<BenchSection> {
   notes.push(
     `Synthetic page: ${(big.length / 1024 / 1024).toFixed(1)} MB of dense article markup (${countElements(big)} elements, ` +
       `${(big.length / countElements(big)).toFixed(0)} bytes per element — as dense as a long Wikipedia page, a worst case), ` +
-      `process CPU time per run median ${fmt(summary(bigCpu).median)} ms (wall time above includes waiting for a shared core).`,
+      `process CPU time per run median ${fmt(summary(bigCpu).median)} ms (all threads: V8's parallel garbage collector included, so it can exceed wall time).`,
   );
 
   const markdown = [
