@@ -2,11 +2,15 @@
 export interface Article {
   /** The headline, without site suffixes such as " | Site". */
   title: string | null;
-  /** Publication date, ISO 8601 (never the modified date). */
+  /**
+   * Publication date (never the modified date), ISO 8601 with the offset the page gave, e.g.
+   * "2015-03-10T08:05:41-07:00", so the publisher's calendar day survives; a value without a zone is
+   * read as UTC ("…Z"), a date alone as midnight UTC. Dates in the future or before 1991 are refused.
+   */
   publishedAt: string | null;
   /** The string the publication date was read from, as the page wrote it. */
   publishedAtRaw: string | null;
-  /** Last modification date, ISO 8601. */
+  /** Last modification date, ISO 8601 in the same form as `publishedAt`. */
   modifiedAt: string | null;
   /** Section headings (h2–h4) of the main content, in document order. */
   outline: string[];
