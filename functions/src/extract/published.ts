@@ -82,7 +82,7 @@ const timeElement: Rule<Page, DateHit> = {
     const consider = (els: readonly Element[]): DateHit | null => {
       for (const el of els) {
         if (el.name !== 'time' || marksModified(el) || inOtherContext(el)) continue;
-        const hit = first(page, [attr(el, 'datetime'), attr(el, 'pubdate') === null ? null : attr(el, 'datetime'), textOf(el)]);
+        const hit = first(page, [attr(el, 'datetime'), textOf(el, undefined, 200)]);
         if (hit) return hit;
       }
       return null;
