@@ -24,6 +24,7 @@ export class CliError extends Error {
 
 const USAGE = 'usage: npm run extract -- <file.html> [--url <pageUrl>]';
 
+/** What the command line asked for: the HTML file and the page URL it was saved from, if given. */
 export interface CliArgs {
   file: string;
   url: string | null;
