@@ -20,6 +20,9 @@ export interface BodyReading {
   opening: string;
 }
 
+/** Headings of page furniture that sits inside article bodies: reading lists, comments, sharing. */
+const BOILERPLATE_HEADING = /^(?:more (?:to read|from\b.*|stories|on\b.*|like this)|related(?: \w+)?|(?:\d+ )?comments?|leave a (?:comment|reply)|share(?: this(?: \w+)?)?|read (?:more|next)|recommended(?: \w+)?|you (?:may|might) also like|advertisement|trending(?: now)?|most (?:read|popular)|popular(?: now)?|sign up.*|subscribe.*|newsletter|follow us.*|keep reading|further reading|up next|what to read next)[.:!]?$/i;
+
 /** Paragraph classes that hold a byline or dates rather than the article's opening. */
 const NOT_OPENING = /byline|dateline|date|meta|author|caption|credit|kicker|eyebrow/i;
 
@@ -45,7 +48,7 @@ export function readBody(main: MainContent | null, title: string | null, opening
       counter.boundary();
       const text = stripPermalink(raw);
       const key = squash(text);
-      if (key === '' || text.length > 200 || seen.has(key)) return false;
+      if (key === '' || text.length > 200 || seen.has(key) || !/\p{L}/u.test(text) || BOILERPLATE_HEADING.test(text)) return false;
       // The headline repeated at the top of the body is not a section.
       if (squashedTitle && (key === squashedTitle || (el.name === 'h1' && (squashedTitle.includes(key) || key.includes(squashedTitle))))) return false;
       seen.add(key);

@@ -112,6 +112,12 @@ describe('extractArticle', () => {
       assert.equal(a.readingTimeMinutes, 1);
     });
 
+    it('leaves reading lists, comment counts and bare numbers out of the outline', () => {
+      const body = `<article><p>${PROSE.repeat(3)}</p><h2>What changed</h2><p>${PROSE.repeat(3)}</p>` +
+        `<h3>More to Read</h3><h3>12 comments</h3><h4>14</h4><p>${PROSE.repeat(2)}</p></article>`;
+      assert.deepEqual(extract(page('', body)).outline, ['What changed']);
+    });
+
     it('gives an article without headings a summary made of its first sentences', () => {
       const a = extract(page('', `<div><p>${PROSE.repeat(5)}</p></div>`));
       assert.deepEqual(a.outline, []);
