@@ -37,14 +37,26 @@ const MONTHS: Record<string, number> = {};
   ['december', 'dec', 'décembre', 'decembre', 'déc', 'diciembre', 'dic', 'dezember', 'dez', 'dicembre', 'dezembro', 'desember'],
 ].forEach((names, i) => names.forEach((n) => (MONTHS[n] = i + 1)));
 
-const MONTH_RE = Object.keys(MONTHS)
-  .sort((a, b) => b.length - a.length)
-  .join('|');
+/**
+ * A word that may be a month name. Patterns match any word here and the code checks it against
+ * MONTHS: an alternation of ~100 month names would be tried at every position of the text.
+ */
+const WORD = '[a-zà-öø-ÿ]{3,10}';
+
+function monthOf(word: string | undefined): number | undefined {
+  return word === undefined ? undefined : MONTHS[word.toLowerCase()];
+}
 
 const TIME_RE = /(\d{1,2}):(\d{2})(?::(\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)?\s*((?:gmt|utc)?[+-]\d{2}:?\d{2}|z|utc|gmt|[a-z]{3,4})?\b/;
-const ASCTIME_RE = new RegExp(`^(?:[a-z]{3},?\\s+)?(${MONTH_RE})\\s+(\\d{1,2})\\s+(\\d{1,2}:\\d{2}(?::\\d{2})?)\\s+(?:([a-z]{3,4}|[+-]\\d{4})\\s+)?(\\d{4})$`);
-const MONTH_FIRST_RE = new RegExp(`(?:^|[^a-zà-ü])(${MONTH_RE})\\.?\\s+(\\d{1,2})(?:st|nd|rd|th)?,?\\s+(\\d{4})\\b`);
-const DAY_FIRST_RE = new RegExp(`\\b(\\d{1,2})(?:st|nd|rd|th|er|º)?\\.?\\s+(?:of\\s+|de\\s+)?(${MONTH_RE})\\.?,?\\s+(?:de\\s+)?(\\d{4})\\b`);
+const ASCTIME_RE = new RegExp(`^(?:[a-z]{3},?\\s+)?(${WORD})\\s+(\\d{1,2})\\s+(\\d{1,2}:\\d{2}(?::\\d{2})?)\\s+(?:([a-z]{3,4}|[+-]\\d{4})\\s+)?(\\d{4})$`);
+const MONTH_FIRST_RE = new RegExp(`(?:^|[^a-zà-öø-ÿ])(${WORD})\\.?\\s+(\\d{1,2})(?:st|nd|rd|th)?,?\\s+(\\d{4})\\b`, 'g');
+const DAY_FIRST_RE = new RegExp(`\\b(\\d{1,2})(?:st|nd|rd|th|er|º)?\\.?\\s+(?:of\\s+|de\\s+)?(${WORD})\\.?,?\\s+(?:de\\s+)?(\\d{4})\\b`, 'g');
+
+/** The first match of a global pattern whose capture group `group` is a month name. */
+function firstWithMonth(re: RegExp, text: string, group: number): RegExpMatchArray | null {
+  for (const m of text.matchAll(re)) if (monthOf(m[group]) !== undefined) return m;
+  return null;
+}
 
 function daysIn(year: number, month: number): number {
   return new Date(Date.UTC(year, month, 0)).getUTCDate();
@@ -97,17 +109,17 @@ function parseTextDate(s: string): ParsedDate | null {
   let y: number, mo: number, d: number;
   // C's asctime / JavaScript's Date#toString: "Tue May 24 05:55:00 2016".
   const asctime = ASCTIME_RE.exec(lower);
-  if (asctime) return parseTextDate(`${asctime[1]} ${asctime[2]}, ${asctime[5]} ${asctime[3]} ${asctime[4] ?? ''}`.trim());
-  let m = MONTH_FIRST_RE.exec(lower);
+  if (asctime && monthOf(asctime[1]) !== undefined) return parseTextDate(`${asctime[1]} ${asctime[2]}, ${asctime[5]} ${asctime[3]} ${asctime[4] ?? ''}`.trim());
+  let m = firstWithMonth(MONTH_FIRST_RE, lower, 1);
   if (m) {
-    mo = MONTHS[m[1]!]!;
+    mo = monthOf(m[1])!;
     d = Number(m[2]);
     y = Number(m[3]);
   } else {
-    m = DAY_FIRST_RE.exec(lower);
+    m = firstWithMonth(DAY_FIRST_RE, lower, 2);
     if (!m) return null;
     d = Number(m[1]);
-    mo = MONTHS[m[2]!]!;
+    mo = monthOf(m[2])!;
     y = Number(m[3]);
   }
   let h = 0;
@@ -162,9 +174,10 @@ export function plausibleDate(raw: string | null | undefined, now: number): Pars
   return d;
 }
 
+/** Dates in running text, each with the month word (if any) in capture group 1. */
 const TEXT_DATE_PATTERNS: readonly RegExp[] = [
-  new RegExp(`(?:${MONTH_RE})\\.?\\s+\\d{1,2}(?:st|nd|rd|th)?,?\\s+\\d{4}(?:,?\\s+(?:at\\s+)?\\d{1,2}:\\d{2}(?:\\s*[ap]\\.?m\\.?)?(?:\\s+[a-z]{2,4}\\b)?)?`, 'gi'),
-  new RegExp(`\\b\\d{1,2}(?:st|nd|rd|th|er)?\\.?\\s+(?:of\\s+|de\\s+)?(?:${MONTH_RE})\\.?,?\\s+(?:de\\s+)?\\d{4}`, 'gi'),
+  new RegExp(`(${WORD})\\.?\\s+\\d{1,2}(?:st|nd|rd|th)?,?\\s+\\d{4}(?:,?\\s+(?:at\\s+)?\\d{1,2}:\\d{2}(?:\\s*[ap]\\.?m\\.?)?(?:\\s+[a-z]{2,4}\\b)?)?`, 'gi'),
+  new RegExp(`\\b\\d{1,2}(?:st|nd|rd|th|er)?\\.?\\s+(?:of\\s+|de\\s+)?(${WORD})\\.?,?\\s+(?:de\\s+)?\\d{4}`, 'gi'),
   /\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:?\d{2})?)?\b/g,
 ];
 
@@ -180,6 +193,7 @@ export function findDateInText(text: string, now: number): { raw: string; date: 
     for (const m of text.matchAll(re)) {
       const index = m.index ?? 0;
       if (best && index >= best.index) break;
+      if (m[1] !== undefined && monthOf(m[1]) === undefined) continue;
       const before = text.slice(Math.max(0, index - 24), index).toLowerCase();
       if (/(updated|modified|edited|aktualisiert|mis à jour|actualizado)[^.]*$/.test(before)) continue;
       // A month word must stand alone ("Mayor 12, 2015" is no date).

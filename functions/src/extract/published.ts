@@ -106,7 +106,10 @@ const classedDate: Rule<Page, DateHit> = {
   name: 'date-class',
   run: (page) => {
     for (const el of page.elements()) {
-      const ci = `${el.attribs['class'] ?? ''} ${el.attribs['id'] ?? ''}`;
+      const cls = el.attribs['class'];
+      const id = el.attribs['id'];
+      if (cls === undefined && id === undefined) continue;
+      const ci = `${cls ?? ''} ${id ?? ''}`;
       if (!DATE_CLASS.test(ci) || MODIFIED.test(ci) || inOtherContext(el)) continue;
       const direct = first(page, [attr(el, 'datetime'), attr(el, 'content'), attr(el, 'title')]);
       if (direct) return direct;
