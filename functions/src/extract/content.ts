@@ -282,7 +282,6 @@ function linkDensity(t: Tree, i: number): number {
 export function findMainContent(
   root: AnyNode,
   elements?: readonly Element[],
-  inspect?: (scores: ReadonlyMap<Element, number>) => void,
 ): MainContent | null {
   const all = elements ?? elementsIn(root);
   if (all.length === 0) return null;
@@ -302,7 +301,6 @@ export function findMainContent(
       if (best.length > 6) best.pop();
     }
   }
-  if (inspect) inspect(new Map(t.candidates.map((i) => [t.order[i]!, final[i]!])));
   if (best.length === 0) return { roots: rootsOf(0), skip };
 
   let top = best[0]!;

@@ -112,6 +112,15 @@ describe('extractArticle', () => {
       assert.equal(a.readingTimeMinutes, 1);
     });
 
+    it('takes a table-shaped article whole, with the prose and headings around the table', () => {
+      const rows = Array.from({ length: 30 }, (_, i) => `<tr><td>Film ${i}</td><td>${PROSE}</td></tr>`).join('');
+      const body = `<div class="page"><p>${PROSE.repeat(2)}</p><table class="list"><caption>Films</caption><thead><tr><th>Film</th><th>Plot</th></tr></thead><tbody>${rows}</tbody></table>` +
+        `<h2>See also</h2><p>${PROSE}</p></div>`;
+      const a = extract(page('', body));
+      assert.deepEqual(a.outline, ['See also']);
+      assert.equal(a.wordCount, 2 * 24 + 1 + 2 + 30 * (2 + 24) + 2 + 24);
+    });
+
     it('leaves reading lists, comment counts and bare numbers out of the outline', () => {
       const body = `<article><p>${PROSE.repeat(3)}</p><h2>What changed</h2><p>${PROSE.repeat(3)}</p>` +
         `<h3>More to Read</h3><h3>12 comments</h3><h4>14</h4><p>${PROSE.repeat(2)}</p></article>`;
