@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { memoryLogger } from '../../functions/src/log';
 import { canonicalizeUrl } from '../../functions/src/urls';
 import { startArticleSite, type ArticleSite } from '../helpers/articleSite';
-import { harnessSkipReason, startHarness, type Harness, type HarnessKind } from './harness';
+import { harnessSkipReason, startHarness, type Harness, type HarnessKind } from '../helpers/pipelineHarness';
 
 const MAX_DELIVERY_ATTEMPTS = 5;
 

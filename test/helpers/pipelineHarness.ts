@@ -1,5 +1,5 @@
 /**
- * The pipeline wired as production wires it, for the integration tests: emulators, the three
+ * The pipeline wired as production wires it, for the integration tests and the ingest benchmark: emulators, the three
  * functions served by functions-framework on their own loopback ports, topic → push subscription
  * (retry policy, dead-letter policy) → scraper, dead-letter topic → push subscription → recorder.
  *
@@ -18,6 +18,7 @@ import { gcloudAvailability, startGcloudPubSub } from '../../emulator/gcloud';
 import { startPubSubEmulator } from '../../emulator/pubsub';
 import { createFunctions } from '../../functions/src/app';
 import { parseConfig } from '../../functions/src/config';
+import type { Config } from '../../functions/src/config';
 import type { Logger } from '../../functions/src/log';
 import { topology, type RetryBackoff } from '../../functions/src/topology';
 
@@ -41,6 +42,8 @@ export function harnessSkipReason(kind: HarnessKind): string | null {
 export interface Harness {
   apiUrl: string;
   scraperUrl: string;
+  config: Config;
+  pubsub: PubSub;
   firestore: Firestore;
   stop(): Promise<void>;
 }
@@ -60,7 +63,14 @@ function seconds(value: number): { seconds: number; nanos: number } {
 }
 
 /** Starts emulators of `kind`, the functions, and the topology. `stop()` undoes all of it. */
-export async function startHarness(opts: { kind: HarnessKind; log: Logger; backoff: RetryBackoff; maxDeliveryAttempts: number }): Promise<Harness> {
+export async function startHarness(opts: {
+  kind: HarnessKind;
+  log: Logger;
+  backoff: RetryBackoff;
+  maxDeliveryAttempts: number;
+  /** Concurrent pushes per subscription (embedded Pub/Sub emulator only). */
+  pushConcurrency?: number;
+}): Promise<Harness> {
   const cleanups: Array<() => Promise<unknown>> = [];
   const stop = async (): Promise<void> => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
@@ -69,7 +79,7 @@ export async function startHarness(opts: { kind: HarnessKind; log: Logger; backo
     const projectId = `pipeline-${randomBytes(4).toString('hex')}`;
     const firestoreEmulator = await startFirestoreEmulator({ kind: opts.kind });
     cleanups.push(() => firestoreEmulator.stop());
-    const pubsubEmulator = opts.kind === 'gcloud' ? await startGcloudPubSub({ projectId }) : await startPubSubEmulator();
+    const pubsubEmulator = opts.kind === 'gcloud' ? await startGcloudPubSub({ projectId }) : await startPubSubEmulator({ pushConcurrency: opts.pushConcurrency });
     cleanups.push(() => pubsubEmulator.stop());
     const pubsub = new PubSub({ projectId, apiEndpoint: pubsubEmulator.host, emulatorMode: true });
     const firestore = new Firestore({ projectId, host: firestoreEmulator.host, ssl: false, ignoreUndefinedProperties: true });
@@ -108,7 +118,7 @@ export async function startHarness(opts: { kind: HarnessKind; log: Logger; backo
     // Stop the pushes before the endpoints close.
     cleanups.push(() => Promise.allSettled([topology.pushSubscription, topology.deadLetterSubscription].map((name) => pubsub.subscription(name).delete())));
 
-    return { apiUrl: (endpoints.api ?? '').replace(/\/$/, ''), scraperUrl: endpoints.scrapeArticle ?? '', firestore, stop };
+    return { apiUrl: (endpoints.api ?? '').replace(/\/$/, ''), scraperUrl: endpoints.scrapeArticle ?? '', config, pubsub, firestore, stop };
   } catch (error) {
     await stop();
     throw error;
