@@ -1,0 +1,95 @@
+/**
+ * Provisions the message topology of functions/src/topology.ts on an emulator — the same topics,
+ * subscriptions, dead-letter policy and retry policy that infra/ creates on Google Cloud, with
+ * push endpoints pointing at the locally served functions.
+ */
+import type { PubSub, Subscription, Topic } from '@google-cloud/pubsub';
+import { topology, type RetryBackoff } from '../functions/src/topology';
+
+/** Resource ids of one deployment of the topology. */
+export interface TopologyNames {
+  topic: string;
+  deadLetterTopic: string;
+  pushSubscription: string;
+  deadLetterSubscription: string;
+}
+
+/** The topology's names, with `-<suffix>` appended so concurrent test runs never collide. */
+export function topologyNames(suffix?: string): TopologyNames {
+  const tail = suffix ? `-${suffix}` : '';
+  return {
+    topic: `${topology.topic}${tail}`,
+    deadLetterTopic: `${topology.deadLetterTopic}${tail}`,
+    pushSubscription: `${topology.pushSubscription}${tail}`,
+    deadLetterSubscription: `${topology.deadLetterSubscription}${tail}`,
+  };
+}
+
+/** What to provision. */
+export interface ProvisionOptions {
+  pubsub: PubSub;
+  names?: TopologyNames;
+  /** Where Pub/Sub pushes: the scraper function and the dead-letter recorder function. */
+  pushEndpoints: { scraper: string; deadLetter: string };
+  backoff?: RetryBackoff;
+  maxDeliveryAttempts?: number;
+  ackDeadlineSeconds?: number;
+}
+
+const ALREADY_EXISTS = 6;
+
+async function ensureTopic(pubsub: PubSub, name: string): Promise<Topic> {
+  const topic = pubsub.topic(name);
+  try {
+    await topic.create();
+  } catch (error) {
+    if ((error as { code?: number }).code !== ALREADY_EXISTS) throw error;
+  }
+  return topic;
+}
+
+type SubscriptionSettings = Parameters<Subscription['setMetadata']>[0];
+
+async function ensureSubscription(topic: Topic, name: string, settings: SubscriptionSettings): Promise<void> {
+  try {
+    await topic.createSubscription(name, settings);
+  } catch (error) {
+    if ((error as { code?: number }).code !== ALREADY_EXISTS) throw error;
+    // Provisioning is idempotent: an existing subscription is brought to the wanted settings.
+    await topic.subscription(name).setMetadata(settings);
+  }
+}
+
+function duration(seconds: number): { seconds: number; nanos: number } {
+  return { seconds: Math.floor(seconds), nanos: Math.round((seconds % 1) * 1e9) };
+}
+
+/** Creates (or updates) both topics and both push subscriptions. Returns the names used. */
+export async function provisionTopology(opts: ProvisionOptions): Promise<TopologyNames> {
+  const names = opts.names ?? topologyNames();
+  const backoff = opts.backoff ?? topology.localBackoff;
+  const retryPolicy = {
+    minimumBackoff: duration(backoff.minimumBackoffSeconds),
+    maximumBackoff: duration(backoff.maximumBackoffSeconds),
+  };
+  const ackDeadlineSeconds = opts.ackDeadlineSeconds ?? topology.ackDeadlineSeconds;
+  const topic = await ensureTopic(opts.pubsub, names.topic);
+  const deadLetterTopic = await ensureTopic(opts.pubsub, names.deadLetterTopic);
+  await ensureSubscription(topic, names.pushSubscription, {
+    pushConfig: { pushEndpoint: opts.pushEndpoints.scraper },
+    ackDeadlineSeconds,
+    retryPolicy,
+    deadLetterPolicy: {
+      deadLetterTopic: deadLetterTopic.name,
+      maxDeliveryAttempts: opts.maxDeliveryAttempts ?? topology.maxDeliveryAttempts,
+    },
+  });
+  // Nothing dead-lettered may be lost: the dead-letter topic has its own push subscription to the
+  // recorder, retried with the same backoff (and no dead-letter policy of its own).
+  await ensureSubscription(deadLetterTopic, names.deadLetterSubscription, {
+    pushConfig: { pushEndpoint: opts.pushEndpoints.deadLetter },
+    ackDeadlineSeconds: topology.recorderTimeoutSeconds + 10,
+    retryPolicy,
+  });
+  return names;
+}
