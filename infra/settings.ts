@@ -171,6 +171,9 @@ export function readSettings(source: ConfigSource): InfraSettings {
     GOOGLE_CLOUD_PROJECT: project,
     ARTICLE_TOPIC: topology.topic,
     FRESHNESS_WINDOW_HOURS: freshnessWindowHours,
+    // functions-framework answers body-parser errors (malformed JSON…) itself, with a stack
+    // trace in the page unless NODE_ENV is production.
+    NODE_ENV: 'production',
   };
   // Validate the functions' environment with the parser the functions run, so a value they would
   // reject at cold start is rejected here instead.
