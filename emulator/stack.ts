@@ -2,6 +2,10 @@
  * The local stack: the production wiring in miniature. Emulators, the three functions served over
  * HTTP by functions-framework (each on its own loopback port, as each function has its own URL on
  * Google Cloud), and the topology provisioned with push subscriptions pointing at them.
+ *
+ * The functions run inside this process by default (fast to start, easy to inject fakes into), or
+ * each in its own child process (`functionProcesses`), as each is its own service in production:
+ * then a function can be killed and restarted, and the scraper can run as several instances.
  */
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -12,7 +16,9 @@ import { createFunctions } from '../functions/src/app';
 import { parseConfig, type Config } from '../functions/src/config';
 import { topology, type RetryBackoff } from '../functions/src/topology';
 import { startDemoSite, type DemoSite } from './demo-site';
+import { startFunctionProcess, type FunctionProcess, type FunctionTarget } from './function-process';
 import { clientsFor, startEmulators, type EmulatorChoice, type EmulatorClients, type EmulatorHosts, type EmulatorKind } from './index';
+import { freeLoopbackPort } from './ports';
 import { provisionTopology, topologyNames, type TopologyNames } from './provision';
 
 type FunctionDeps = Parameters<typeof createFunctions>[0];
@@ -36,8 +42,34 @@ export interface LocalStackOptions {
   pushConcurrency?: number;
   /** Also serve the built-in demo site. */
   demo?: boolean;
-  /** Overrides of the functions' dependencies (a logger, a fetcher with an injected resolver…). */
+  /**
+   * Where the functions run: all inside this process (`none`, the default), the scraper in its own
+   * child process (`scraper`), or each of the three in its own (`all`). A child is configured only
+   * through the environment (`env` plus the stack's keys and the emulator hosts).
+   */
+  functionProcesses?: 'none' | 'scraper' | 'all';
+  /** Scraper processes sharing its port (node:cluster), like Cloud Run instances; needs `functionProcesses`. */
+  scraperInstances?: number;
+  /**
+   * Overrides of the functions' dependencies (a logger, a fetcher with an injected resolver…). A
+   * function in its own process takes only `log`: it receives the child's log lines.
+   */
   deps?: Partial<Omit<FunctionDeps, 'config' | 'pubsub' | 'firestore'>>;
+}
+
+/** One function of the stack as a service with a fixed URL. */
+export interface FunctionService {
+  target: FunctionTarget;
+  /** e.g. `http://127.0.0.1:8081`; a restart keeps it. */
+  url: string;
+  /** True when it runs in its own process (only then can it be killed and restarted). */
+  ownProcess: boolean;
+  /** Ids of the processes serving it now; empty for a function inside the stack's process, or killed. */
+  pids(): number[];
+  /** Signals every process of the service (SIGKILL really kills) and resolves when they are gone. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts it again on the same port; resolves when it serves. */
+  restart(): Promise<void>;
 }
 
 /** A running local stack. */
@@ -46,6 +78,9 @@ export interface LocalStack {
   apiUrl: string;
   scraperUrl: string;
   recorderUrl: string;
+  api: FunctionService;
+  scraper: FunctionService;
+  recorder: FunctionService;
   demo?: DemoSite;
   kind: EmulatorKind;
   projectId: string;
@@ -74,8 +109,34 @@ function close(server: Server): Promise<void> {
   });
 }
 
+function inProcessService(target: FunctionTarget, url: string): FunctionService {
+  const refuse = async (): Promise<void> => {
+    throw new Error(`${target} runs inside the stack's process; start the stack with functionProcesses: 'all' (or 'scraper') to kill or restart it.`);
+  };
+  return { target, url, ownProcess: false, pids: () => [], kill: refuse, restart: refuse };
+}
+
+function processService(child: FunctionProcess): FunctionService {
+  return { target: child.target, url: child.url, ownProcess: true, pids: child.pids, kill: child.kill, restart: child.restart };
+}
+
+/** Keeps the defined values: the environment of a child holds strings only. */
+function definedEntries(env: Record<string, string | undefined>): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined));
+}
+
 /** Starts emulators (unless given), the functions, the demo site if asked, and provisions the topology. */
 export async function startLocalStack(opts: LocalStackOptions = {}): Promise<LocalStack> {
+  const placement = opts.functionProcesses ?? 'none';
+  const ownProcess = (target: FunctionTarget): boolean => placement === 'all' || (placement === 'scraper' && target === 'scrapeArticle');
+  if ((opts.scraperInstances ?? 1) > 1 && placement === 'none') {
+    throw new Error('scraperInstances > 1 needs the scraper in its own process: set functionProcesses to scraper or all.');
+  }
+  const { log, ...otherDeps } = opts.deps ?? {};
+  const injected = Object.keys(otherDeps).filter((key) => otherDeps[key as keyof typeof otherDeps] !== undefined);
+  if (placement !== 'none' && injected.length > 0) {
+    throw new Error(`deps.${injected.join(', deps.')} cannot reach a function in its own process; only deps.log can.`);
+  }
   const cleanups: Array<() => Promise<void>> = [];
   const stop = async (): Promise<void> => {
     for (const cleanup of cleanups.splice(0).reverse()) {
@@ -96,23 +157,50 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     const suffix = opts.running ? randomBytes(3).toString('hex') : undefined;
     const projectId = opts.projectId ?? (opts.running ? `stack-${suffix}` : base.projectId);
     const names = topologyNames(suffix);
-    const config = parseConfig({
+    // The one configuration of every function, in-process or not: a child gets exactly this as its
+    // environment, plus where the emulators are (read by the client libraries).
+    const configEnv: Record<string, string | undefined> = {
       ...opts.env,
       GOOGLE_CLOUD_PROJECT: projectId,
       ARTICLE_TOPIC: names.topic,
       // The local stack scrapes sites on loopback (the demo site, test sites); production never sets this.
       ALLOW_PRIVATE_NETWORKS: opts.env?.ALLOW_PRIVATE_NETWORKS ?? 'true',
-    });
+    };
+    const config = parseConfig(configEnv);
     const clients = clientsFor(hosts, projectId);
     cleanups.push(clients.close);
+
+    const childEnv = definedEntries({
+      ...configEnv,
+      PUBSUB_EMULATOR_HOST: hosts.pubsub,
+      FIRESTORE_EMULATOR_HOST: hosts.firestore,
+      METADATA_SERVER_DETECTION: 'none',
+    });
     const functions = createFunctions({ ...opts.deps, config, pubsub: clients.pubsub, firestore: clients.firestore });
     const id = randomBytes(3).toString('hex');
-    const api = await serve(`api-${id}`, functions.api, opts.apiPort ?? config.port);
-    cleanups.push(() => close(api.server));
-    const scraper = await serve(`scrapeArticle-${id}`, functions.scrapeArticle, 0);
-    cleanups.push(() => close(scraper.server));
-    const recorder = await serve(`recordDeadLetter-${id}`, functions.recordDeadLetter, 0);
-    cleanups.push(() => close(recorder.server));
+    const start = async (target: FunctionTarget, port: number): Promise<FunctionService> => {
+      if (ownProcess(target)) {
+        // A fixed port, so the push endpoint stays valid across kills and restarts.
+        const child = await startFunctionProcess({
+          target,
+          port: port || (await freeLoopbackPort()),
+          env: childEnv,
+          instances: target === 'scrapeArticle' ? opts.scraperInstances : 1,
+          log,
+        });
+        cleanups.push(child.stop);
+        return processService(child);
+      }
+      const served = await serve(`${target}-${id}`, functions[target], port);
+      cleanups.push(() => close(served.server));
+      return inProcessService(target, served.url);
+    };
+    // Started together: a child process takes about a second to load the functions.
+    // allSettled, so a failed start never leaves another still starting after stop() has run.
+    const started = await Promise.allSettled([start('api', opts.apiPort ?? config.port), start('scrapeArticle', 0), start('recordDeadLetter', 0)]);
+    const failedStart = started.find((result) => result.status === 'rejected');
+    if (failedStart) throw failedStart.reason;
+    const [api, scraper, recorder] = started.map((result) => (result as PromiseFulfilledResult<FunctionService>).value) as [FunctionService, FunctionService, FunctionService];
     let demo: DemoSite | undefined;
     if (opts.demo) {
       demo = await startDemoSite();
@@ -137,6 +225,9 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       apiUrl: api.url,
       scraperUrl: scraper.url,
       recorderUrl: recorder.url,
+      api,
+      scraper,
+      recorder,
       demo,
       kind,
       projectId,
