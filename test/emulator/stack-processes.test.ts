@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { processAlive } from '../../emulator/function-process';
 import { startLocalStack, type LocalStack } from '../../emulator/stack';
@@ -40,11 +40,18 @@ const done = (stack: LocalStack, url: string) => async (): Promise<ArticleStatus
   return article?.status === 'done' ? article : null;
 };
 
-function portFree(port: number): Promise<boolean> {
+/**
+ * True when nothing listens on 127.0.0.1:`port` any more (the connection is refused). Binding the
+ * port to test this would race with the kernel handing the freed port to some other socket.
+ */
+function nothingListens(port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(true));
   });
 }
 
@@ -116,7 +123,7 @@ forEachLane('local stack with the scraper in its own processes', (lane) => {
     const port = Number(new URL(stack.scraperUrl).port);
     await stack.stop();
     assert.ok(pids.every((pid) => !processAlive(pid)));
-    assert.ok(await portFree(port), `port ${port} is free again`);
+    assert.ok(await nothingListens(port), `nothing listens on port ${port} any more`);
   });
 });
 
@@ -142,7 +149,7 @@ describe('local stack with every function in its own process', () => {
       parent.kill('SIGKILL');
       await exited;
       await until('children gone', 10_000, async () => (started.pids.some(processAlive) ? null : true));
-      for (const port of started.ports) assert.ok(await portFree(port), `port ${port} is free again`);
+      for (const port of started.ports) assert.ok(await nothingListens(port), `nothing listens on port ${port} any more`);
     } finally {
       if (parent.exitCode === null) parent.kill('SIGKILL');
     }
