@@ -13,7 +13,7 @@ import type { Config } from './config';
 import type { Logger } from './log';
 import type { UrlMessage } from './scrape';
 import { isTransientStorageError, type ArticleRecord, type ArticleStore, type ErrorRecord, type PortfolioRecord } from './store';
-import { canonicalizeUrl, type HostBlockCheck, type UrlRejectionCode } from './urls';
+import { canonicalizeUrl, isWellFormed, type HostBlockCheck, type UrlRejectionCode } from './urls';
 
 /** Publishes one message per URL and settles each (fulfilled with the message id, or rejected). */
 export type PublishUrls = (messages: UrlMessage[]) => Promise<PromiseSettledResult<string>[]>;
@@ -117,8 +117,9 @@ function fromJson(body: unknown): Submission {
   if (badIndex >= 0) {
     throw new ApiError(400, 'invalid-body', `urls[${badIndex}] is not a string; every entry of "urls" must be a URL string.`, { index: badIndex });
   }
-  if (name !== undefined && name !== null && (typeof name !== 'string' || name.length > NAME_MAX_LENGTH)) {
-    throw new ApiError(400, 'invalid-body', `"name" must be a string of at most ${NAME_MAX_LENGTH} characters.`);
+  // An unpaired surrogate (JSON allows "\uD800") is not text, and Firestore refuses to store it.
+  if (name !== undefined && name !== null && (typeof name !== 'string' || name.length > NAME_MAX_LENGTH || !isWellFormed(name))) {
+    throw new ApiError(400, 'invalid-body', `"name" must be text of at most ${NAME_MAX_LENGTH} characters.`);
   }
   return { urls: urls as string[], name: typeof name === 'string' && name.trim() !== '' ? name.trim() : null };
 }

@@ -4,7 +4,9 @@
  *
  * Rules, in order (README "URL canonicalisation" repeats them for users):
  * 1. Leading and trailing whitespace is ignored. A URL longer than {@link MAX_URL_LENGTH} characters
- *    (as submitted, or once canonical) is rejected (`url-too-long`).
+ *    (as submitted, or once canonical) is rejected (`url-too-long`). Text that is not well-formed
+ *    Unicode (an unpaired UTF-16 surrogate, which JSON's `\uD800` escapes can carry) is `invalid-url`:
+ *    the URL as submitted is stored with its article, and Firestore refuses such strings.
  * 2. It must parse as an absolute URL by the WHATWG URL Standard (what browsers do), else `invalid-url`.
  *    Parsing lower-cases the scheme and host, converts international host names to punycode,
  *    percent-encodes the path and query, resolves `.` and `..` path segments and drops default ports
@@ -95,6 +97,14 @@ function withoutTracking(search: string): string {
   return kept.length === 0 ? '' : `?${kept.join('&')}`;
 }
 
+/**
+ * False when `text` holds an unpaired UTF-16 surrogate (in a `u` regex, only an unpaired one is a
+ * code point of category Cs). String.prototype.isWellFormed, once the TypeScript target has it.
+ */
+export function isWellFormed(text: string): boolean {
+  return !/\p{Cs}/u.test(text);
+}
+
 function reject(code: UrlRejectionCode, message: string): CanonicalUrlResult {
   return { ok: false, code, message };
 }
@@ -111,6 +121,7 @@ export function urlKey(canonicalUrl: string): string {
 export function canonicalizeUrl(input: string, options: CanonicalizeOptions = {}): CanonicalUrlResult {
   const text = input.trim();
   if (text === '') return reject('invalid-url', 'The URL is empty.');
+  if (!isWellFormed(text)) return reject('invalid-url', 'The URL contains an unpaired surrogate (\\uD800–\\uDFFF), which is not text; send it as UTF-8.');
   if (text.length > MAX_URL_LENGTH) {
     return reject('url-too-long', `The URL has ${text.length} characters; at most ${MAX_URL_LENGTH} are accepted.`);
   }

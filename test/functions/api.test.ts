@@ -124,6 +124,8 @@ describe('api (through functions-framework)', () => {
       [{ method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"url": "https://example.com/a"}' }, 400, 'invalid-body'],
       [{ method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"urls": ["https://example.com/a", 7]}' }, 400, 'invalid-body'],
       [{ method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"urls": ["https://example.com/a"], "name": 3}' }, 400, 'invalid-body'],
+      // An unpaired surrogate is valid JSON but not text; Firestore would refuse it (a 503 before).
+      [{ method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"urls": ["https://example.com/a"], "name": "a\\ud800"}' }, 400, 'invalid-body'],
       [{ method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"urls": []}' }, 400, 'no-urls'],
       [{ method: 'POST', headers: { 'content-type': 'text/plain' }, body: '\n\n' }, 400, 'no-urls'],
       [{ method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'nonsense\nmailto:me@example.com' }, 400, 'no-acceptable-urls'],

@@ -60,6 +60,12 @@ describe('canonicalizeUrl', () => {
     assert.equal(rejection(`https://example.com/${'a'.repeat(MAX_URL_LENGTH)}`), 'url-too-long');
   });
 
+  it('rejects a URL holding an unpaired surrogate, which Firestore could not store, and keeps real emoji', () => {
+    assert.equal(rejection('https://example.com/\ud800'), 'invalid-url');
+    assert.equal(rejection('https://example.com/a\udc00b'), 'invalid-url');
+    assert.equal(canonical('https://example.com/\u{1F600}'), 'https://example.com/%F0%9F%98%80');
+  });
+
   it('rejects a URL whose encoded form exceeds the limit', () => {
     const input = `https://example.com/${'é'.repeat(700)}`;
     assert.ok(input.length < MAX_URL_LENGTH);
