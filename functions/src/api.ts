@@ -79,10 +79,16 @@ export function parseSubmission(req: Pick<Request, 'body' | 'rawBody' | 'headers
   if (length > limits.maxBodyBytes) {
     throw new ApiError(413, 'body-too-large', `The request body has ${length} bytes; at most ${limits.maxBodyBytes} are accepted.`, { maxBytes: limits.maxBodyBytes });
   }
+  const isType = (type: string): boolean => {
+    const answer = req.is(type);
+    // type-is answers null for a request with no body at all (no Content-Length, not chunked);
+    // the declared type still says what was meant, and the body is then empty.
+    return answer === null ? declaredMediaType(req.headers['content-type']) === type : answer !== false;
+  };
   let submission: Submission;
-  if (req.is('application/json')) {
+  if (isType('application/json')) {
     submission = fromJson(req.body);
-  } else if (req.is('text/plain')) {
+  } else if (isType('text/plain')) {
     const text = typeof req.body === 'string' ? req.body : '';
     const urls = text
       .split(/\r?\n/)
@@ -105,6 +111,10 @@ export function parseSubmission(req: Pick<Request, 'body' | 'rawBody' | 'headers
     });
   }
   return submission;
+}
+
+function declaredMediaType(contentType: string | undefined): string {
+  return (contentType ?? '').split(';', 1)[0]?.trim().toLowerCase() ?? '';
 }
 
 function fromJson(body: unknown): Submission {

@@ -8,6 +8,7 @@ import { parseConfig } from '../../functions/src/config';
 import { memoryLogger } from '../../functions/src/log';
 import type { UrlMessage } from '../../functions/src/scrape';
 import { queuedArticle } from '../../functions/src/store';
+import { rawRequest } from '../helpers/rawHttp';
 import { grpcError, MemoryStore, urlMessage } from './fakes';
 
 interface Harness {
@@ -138,6 +139,16 @@ describe('api (through functions-framework)', () => {
       assert.doesNotMatch(JSON.stringify(response.body), /at .*\.ts:\d+/);
     }
     assert.equal(harness.published.length, 0);
+  });
+
+  it('reads a POST with no body at all by its declared type: JSON is invalid-body, text is no-urls', async () => {
+    // fetch() always sends Content-Length: 0; curl -X POST -H 'content-type: …' sends no body at all.
+    const port = (server.address() as AddressInfo).port;
+    for (const [contentType, status, code] of [['application/json', 400, 'invalid-body'], ['text/plain; charset=utf-8', 400, 'no-urls'], ['application/xml', 415, 'unsupported-media-type']] as const) {
+      const response = await rawRequest(port, { method: 'POST', path: '/portfolios', headers: { 'content-type': contentType }, body: null });
+      assert.equal(response.status, status, contentType);
+      assert.equal(JSON.parse(response.body.toString('utf8')).error.code, code);
+    }
   });
 
   it('answers 413 for too many URLs or too many bytes', async () => {
