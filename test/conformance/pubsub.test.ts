@@ -4,7 +4,7 @@ import type { google } from '@google-cloud/pubsub/build/protos/protos';
 import { PubSub, v1, type Message, type Subscription, type Topic } from '@google-cloud/pubsub';
 import { grpcError } from '../helpers/grpc';
 import { pushEndpoints } from '../helpers/push-endpoint';
-import { forEachLane } from './lanes-shim';
+import { forEachLane } from '../helpers/lanes';
 
 type ReceivedMessage = google.pubsub.v1.IReceivedMessage;
 
@@ -22,7 +22,7 @@ forEachLane('Pub/Sub conformance', (lane) => {
   const unique = (prefix: string): string => `${prefix}-${Date.now().toString(36)}-${++counter}`;
 
   before(() => {
-    pubsub = new PubSub({ projectId: lane.projectId, apiEndpoint: lane.emulators().pubsub.host });
+    pubsub = new PubSub({ projectId: lane.projectId, apiEndpoint: lane.emulators().hosts.pubsub });
     // The generated client shares the emulator settings (servicePath, port, insecure credentials).
     subscriber = new v1.SubscriberClient(pubsub.options as ConstructorParameters<typeof v1.SubscriberClient>[0]);
   });

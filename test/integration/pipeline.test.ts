@@ -5,8 +5,9 @@
 import assert from 'node:assert/strict';
 import { memoryLogger } from '../../functions/src/log';
 import { canonicalizeUrl } from '../../functions/src/urls';
+import { startLocalStack, type LocalStack } from '../../emulator/stack';
 import { startArticleSite, type ArticleSite } from '../helpers/articleSite';
-import { harnessSkipReason, startHarness, type Harness, type HarnessKind } from '../helpers/pipelineHarness';
+import { forEachLane } from '../helpers/lanes';
 
 const MAX_DELIVERY_ATTEMPTS = 5;
 
@@ -38,8 +39,8 @@ function keyOf(url: string): string {
   return result.urlKey;
 }
 
-function suite(kind: HarnessKind): void {
-  let stack: Harness;
+forEachLane('pipeline end to end', (lane) => {
+  let stack: LocalStack;
   let site: ArticleSite;
   const logs = memoryLogger();
   const articleUrls: string[] = [];
@@ -76,7 +77,13 @@ function suite(kind: HarnessKind): void {
   before(async function () {
     this.timeout(90_000);
     site = await startArticleSite({ flakyFailures: 2 });
-    stack = await startHarness({ kind, log: logs.log, backoff: { minimumBackoffSeconds: 0, maximumBackoffSeconds: 1 }, maxDeliveryAttempts: MAX_DELIVERY_ATTEMPTS });
+    stack = await startLocalStack({
+      running: lane.emulators(),
+      apiPort: 0,
+      backoff: { minimumBackoffSeconds: 0, maximumBackoffSeconds: 1 },
+      maxDeliveryAttempts: MAX_DELIVERY_ATTEMPTS,
+      deps: { log: logs.log },
+    });
     for (let n = 1; n <= 20; n++) articleUrls.push(site.url('articles', n));
     const urls = [...articleUrls, site.url('missing', 1), site.url('broken', 1), site.url('flaky', 1)];
     const response = await submit(urls);
@@ -147,7 +154,7 @@ function suite(kind: HarnessKind): void {
     // articles/1 was done minutes ago: inside the freshness window, so not fetched again.
     assert.equal(site.hits.get('/articles/1'), 1);
 
-    const articles = stack.firestore.collection('articles');
+    const articles = stack.clients.firestore.collection('articles');
     const copies = await articles.where('canonicalUrl', '==', url).get();
     assert.equal(copies.size, 1);
     const before = (await articles.doc(keyOf(url)).get()).data();
@@ -199,15 +206,4 @@ function suite(kind: HarnessKind): void {
       assert.ok(line.outcome);
     }
   });
-}
-
-for (const kind of ['embedded', 'gcloud'] as const) {
-  const skipped = harnessSkipReason(kind);
-  describe(`pipeline end to end [${kind}]`, function () {
-    if (skipped) {
-      it(`skipped: ${skipped}`);
-      return;
-    }
-    suite(kind);
-  });
-}
+});
