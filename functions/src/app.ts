@@ -55,7 +55,7 @@ function publisher(pubsub: PubSub, topicName: string): PublishUrls {
 }
 
 function deliveryFields(outcome: ScrapeOutcome | DeadLetterOutcome): Partial<LogEntry> {
-  if (outcome.kind === 'malformed') return { outcome: outcome.kind, code: outcome.code };
+  if (outcome.kind === 'malformed') return { outcome: outcome.kind, code: outcome.code, ...(outcome.messageId === undefined ? {} : { messageId: outcome.messageId }) };
   const { delivery } = outcome;
   return {
     outcome: outcome.kind,

@@ -48,6 +48,14 @@ export interface Delivery {
 /** A push envelope that could not be decoded. */
 export class MalformedMessageError extends Error {
   readonly code = 'malformed-message';
+
+  constructor(
+    message: string,
+    /** The envelope's messageId when it has one: what an operator looks the message up by. */
+    readonly messageId?: string,
+  ) {
+    super(message);
+  }
 }
 
 function record(value: unknown): Record<string, unknown> | null {
@@ -79,20 +87,20 @@ export function decodePushEnvelope(body: unknown): Delivery {
   if (message === null) throw new MalformedMessageError('The push body has no "message" object.');
   const messageId = message.messageId ?? message.message_id;
   if (typeof messageId !== 'string' || messageId === '') throw new MalformedMessageError('The message has no messageId.');
-  if (typeof message.data !== 'string') throw new MalformedMessageError('The message has no data.');
+  if (typeof message.data !== 'string') throw new MalformedMessageError('The message has no data.', messageId);
   let payload: unknown;
   try {
     payload = JSON.parse(Buffer.from(message.data, 'base64').toString('utf8'));
   } catch {
-    throw new MalformedMessageError('The message data is not base64-encoded JSON.');
+    throw new MalformedMessageError('The message data is not base64-encoded JSON.', messageId);
   }
   const data = record(payload);
   const fields = ['url', 'canonicalUrl', 'urlKey', 'portfolioId'] as const;
   for (const field of fields) {
-    if (typeof data?.[field] !== 'string' || data[field] === '') throw new MalformedMessageError(`The message data has no "${field}" string.`);
+    if (typeof data?.[field] !== 'string' || data[field] === '') throw new MalformedMessageError(`The message data has no "${field}" string.`, messageId);
   }
   const urlMessage = data as unknown as UrlMessage;
-  if (keyOf(urlMessage.canonicalUrl) !== urlMessage.urlKey) throw new MalformedMessageError('The message urlKey does not match its canonicalUrl.');
+  if (keyOf(urlMessage.canonicalUrl) !== urlMessage.urlKey) throw new MalformedMessageError('The message urlKey does not match its canonicalUrl.', messageId);
   const attributes: Record<string, string> = {};
   for (const [name, value] of Object.entries(record(message.attributes) ?? {})) {
     if (typeof value === 'string') attributes[name] = value;
@@ -113,7 +121,20 @@ export type ScrapeOutcome =
   | { kind: 'failed'; delivery: Delivery; attempts: number; code: string; message: string }
   | { kind: 'retry'; delivery: Delivery; attempts: number | null; code: string; message: string; httpStatus: 429 | 503 }
   | { kind: 'skipped'; delivery: Delivery; reason: 'fresh' | 'already-resolved' | 'kept-done' }
-  | { kind: 'malformed'; code: 'malformed-message'; message: string };
+  | Malformed;
+
+/** A delivery that could not be decoded; acked, since no redelivery can fix it. */
+export interface Malformed {
+  kind: 'malformed';
+  code: 'malformed-message';
+  message: string;
+  messageId?: string;
+}
+
+function malformed(error: unknown): Malformed {
+  const messageId = error instanceof MalformedMessageError ? error.messageId : undefined;
+  return { kind: 'malformed', code: 'malformed-message', message: describe(error), ...(messageId === undefined ? {} : { messageId }) };
+}
 
 /** Dependencies of {@link scrape}. */
 export interface ScrapeDeps {
@@ -249,7 +270,7 @@ export async function scrape(body: unknown, deps: ScrapeDeps): Promise<ScrapeOut
   try {
     delivery = decodePushEnvelope(body);
   } catch (error) {
-    return { kind: 'malformed', code: 'malformed-message', message: describe(error) };
+    return malformed(error);
   }
   const { store, now } = deps;
   const key = delivery.message.urlKey;
@@ -298,7 +319,7 @@ export type DeadLetterOutcome =
   | { kind: 'failed'; delivery: Delivery; attempts: number; lastError: ErrorRecord }
   | { kind: 'skipped'; delivery: Delivery; reason: 'kept-done' | 'already-resolved' }
   | { kind: 'retry'; delivery: Delivery; code: string; message: string }
-  | { kind: 'malformed'; code: 'malformed-message'; message: string };
+  | Malformed;
 
 /** Attributes Pub/Sub adds to a dead-lettered message. */
 export const deadLetterAttributes = {
@@ -339,7 +360,7 @@ export async function recordDeadLetter(body: unknown, deps: Pick<ScrapeDeps, 'st
   try {
     delivery = decodePushEnvelope(body);
   } catch (error) {
-    return { kind: 'malformed', code: 'malformed-message', message: describe(error) };
+    return malformed(error);
   }
   try {
     return await deps.store.updateArticle(delivery.message.urlKey, (current) => deadLetterChange(current, delivery, deps.now()));

@@ -154,10 +154,12 @@ describe('scrape', () => {
     assert.equal(store.articles.get(message.urlKey)?.attempts, 1);
   });
 
-  it('acks a malformed delivery without touching storage', async () => {
+  it('acks a malformed delivery without touching storage, naming its messageId when it has one', async () => {
     const { deps, fetch } = setup([]);
     const outcome = await scrape({ message: { messageId: '1', data: Buffer.from('hello').toString('base64') } }, deps);
-    assert.equal(outcome.kind, 'malformed');
+    assert.deepEqual(outcome, { kind: 'malformed', code: 'malformed-message', message: 'The message data is not base64-encoded JSON.', messageId: '1' });
+    const anonymous = await scrape({ message: { data: 'e30=' } }, deps);
+    assert.equal(anonymous.kind === 'malformed' && anonymous.messageId, undefined);
     assert.deepEqual(fetch.calls, []);
   });
 });
