@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { processAlive } from '../../emulator/function-process';
@@ -41,18 +42,34 @@ const done = (stack: LocalStack, url: string) => async (): Promise<ArticleStatus
 };
 
 /**
- * True when nothing listens on 127.0.0.1:`port` any more (the connection is refused). Binding the
- * port to test this would race with the kernel handing the freed port to some other socket.
+ * True when no socket listens on `port` any more. Read from the kernel's socket tables where there
+ * are any: probing by binding races with the kernel handing the freed port to another socket, and
+ * probing by connecting can connect a socket to itself (TCP simultaneous open on an ephemeral port).
  */
-function nothingListens(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(false);
+async function nothingListens(port: number): Promise<boolean> {
+  const LISTEN = '0A';
+  try {
+    const tables = ['/proc/net/tcp', '/proc/net/tcp6'].map((file) => readFileSync(file, 'utf8'));
+    return !tables.some((table) =>
+      table
+        .split('\n')
+        .slice(1)
+        .some((line) => {
+          // "sl local_address rem_address st …", local_address = HEXADDR:HEXPORT
+          const [, local, , state] = line.trim().split(/\s+/);
+          return state === LISTEN && local !== undefined && parseInt(local.slice(local.lastIndexOf(':') + 1), 16) === port;
+        }),
+    );
+  } catch {
+    return new Promise((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(false);
+      });
+      socket.once('error', () => resolve(true));
     });
-    socket.once('error', () => resolve(true));
-  });
+  }
 }
 
 forEachLane('local stack with the scraper in its own processes', (lane) => {
@@ -123,7 +140,7 @@ forEachLane('local stack with the scraper in its own processes', (lane) => {
     const port = Number(new URL(stack.scraperUrl).port);
     await stack.stop();
     assert.ok(pids.every((pid) => !processAlive(pid)));
-    assert.ok(await nothingListens(port), `nothing listens on port ${port} any more`);
+    await until(`port ${port} closed`, 5_000, async () => ((await nothingListens(port)) ? true : null));
   });
 });
 
@@ -149,7 +166,8 @@ describe('local stack with every function in its own process', () => {
       parent.kill('SIGKILL');
       await exited;
       await until('children gone', 10_000, async () => (started.pids.some(processAlive) ? null : true));
-      for (const port of started.ports) assert.ok(await nothingListens(port), `nothing listens on port ${port} any more`);
+      // The kernel may list a dead process's listening socket for a moment after the process is gone.
+      for (const port of started.ports) await until(`port ${port} closed`, 5_000, async () => ((await nothingListens(port)) ? true : null));
     } finally {
       if (parent.exitCode === null) parent.kill('SIGKILL');
     }
