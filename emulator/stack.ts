@@ -171,6 +171,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     cleanups.push(clients.close);
 
     const childEnv = definedEntries({
+      // As deployed (infra/settings.ts): the framework's error pages carry no stack trace.
+      NODE_ENV: 'production',
       ...configEnv,
       PUBSUB_EMULATOR_HOST: hosts.pubsub,
       FIRESTORE_EMULATOR_HOST: hosts.firestore,
