@@ -34,9 +34,16 @@ interface GrpcServer {
  * ServerCredentials is rejected by its Server).
  */
 async function startEmbedded(port: number): Promise<FirestoreEmulator> {
+  const packageRequire = createRequire(require.resolve('@firestore-emulator/server'));
+  // The package keeps its state in immer drafts, and immer's auto-freeze re-freezes a collection's
+  // whole map of documents whenever one is added: a cost that grows with the collection (measured,
+  // client and emulator in one process: get+set of a new document ≈3.8 ms CPU with it, ≈3.2 ms
+  // without, once the collection holds 2,000–3,000 documents; no difference below 1,000). The
+  // package changes its state only through produce(), so freezing guards nothing; no result
+  // changes. Only this package uses immer here.
+  (packageRequire('immer') as { setAutoFreeze(freeze: boolean): void }).setAutoFreeze(false);
   const firestore = new FirestoreServer();
   const server = (firestore as unknown as { server: GrpcServer }).server;
-  const packageRequire = createRequire(require.resolve('@firestore-emulator/server'));
   const grpc = packageRequire('@grpc/grpc-js') as { ServerCredentials: { createInsecure(): unknown } };
   const boundPort = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (error, actualPort) =>
