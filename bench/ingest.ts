@@ -204,8 +204,9 @@ export async function measureEndToEnd(sites: ArticleSite[], overrides: LocalStac
       maxDeliveryAttempts: topology.maxDeliveryAttempts,
       ...overrides,
     });
-    // Warm-up (clients connect, code paths get compiled), until its URLs are terminal.
-    const warmUp = freshUrls(sites, 10);
+    // Warm-up until its URLs are terminal: clients connect and code gets compiled in all three
+    // functions (one always-500 URL reaches the dead-letter recorder), as in a service that runs.
+    const warmUp = [...freshUrls(sites, 9), (sites[0] as ArticleSite).url('broken', nextArticle++)];
     measured = new Set(warmUp.map(urlKeyOf));
     await post(stack.apiUrl, warmUp);
     const warmUpDeadline = performance.now() + 30_000;
