@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 /** Asks the kernel for a free TCP port on loopback (for child processes that need a port up front). */
@@ -12,6 +13,40 @@ export function freeLoopbackPort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/** First port of the kernel's ephemeral range (Linux: /proc/sys/net/ipv4/ip_local_port_range). */
+function ephemeralRangeStart(): number {
+  try {
+    const start = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(start) && start > 1024 ? start : 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+/**
+ * A free loopback port for a service that must come back on the same port after a restart. It is
+ * taken below the ephemeral range: a port from that range, once freed, may be handed to some
+ * outgoing connection and block the restart. Falls back to any free port.
+ */
+export async function freeServicePort(): Promise<number> {
+  const high = ephemeralRangeStart();
+  const low = Math.max(1025, high - 12_000);
+  for (let tries = 0; tries < 20; tries++) {
+    const port = low + Math.floor(Math.random() * (high - low));
+    if (await canListen(port)) return port;
+  }
+  return freeLoopbackPort();
 }
 
 /**

@@ -18,7 +18,7 @@ import { topology, type RetryBackoff } from '../functions/src/topology';
 import { startDemoSite, type DemoSite } from './demo-site';
 import { startFunctionProcess, type FunctionProcess, type FunctionTarget } from './function-process';
 import { clientsFor, startEmulators, type EmulatorChoice, type EmulatorClients, type EmulatorHosts, type EmulatorKind } from './index';
-import { freeLoopbackPort } from './ports';
+import { freeServicePort } from './ports';
 import { provisionTopology, topologyNames, type TopologyNames } from './provision';
 
 type FunctionDeps = Parameters<typeof createFunctions>[0];
@@ -182,10 +182,10 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     const id = randomBytes(3).toString('hex');
     const start = async (target: FunctionTarget, port: number): Promise<FunctionService> => {
       if (ownProcess(target)) {
-        // A fixed port, so the push endpoint stays valid across kills and restarts.
+        // A fixed port (outside the ephemeral range), so the push endpoint stays valid across kills and restarts.
         const child = await startFunctionProcess({
           target,
-          port: port || (await freeLoopbackPort()),
+          port: port || (await freeServicePort()),
           env: childEnv,
           instances: target === 'scrapeArticle' ? opts.scraperInstances : 1,
           log,
