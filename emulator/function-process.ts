@@ -42,13 +42,19 @@ export interface FunctionProcess {
   port: number;
   /** Process ids serving now (the cluster primary first, then its workers); empty after a kill. */
   pids(): number[];
-  /** Sends `signal` (default SIGTERM) to every process of the service and resolves when all are gone. */
+  /**
+   * Sends `signal` (default SIGTERM) to every process of the service and resolves when all are gone;
+   * SIGSTOP / SIGTSTP / SIGCONT freeze or resume it and resolve at once.
+   */
   kill(signal?: NodeJS.Signals): Promise<void>;
   /** Starts the service again on the same port (after a kill or a crash); resolves once it serves. */
   restart(): Promise<void>;
   /** Stops it for good: SIGTERM, then SIGKILL after 3 s. Safe to call more than once. */
   stop(): Promise<void>;
 }
+
+/** Signals that stop or continue a process rather than end it. */
+const PAUSING_SIGNALS: ReadonlySet<NodeJS.Signals> = new Set(['SIGSTOP', 'SIGTSTP', 'SIGCONT']);
 
 const live = new Set<ChildProcess>();
 let exitHookInstalled = false;
@@ -144,6 +150,8 @@ export async function startFunctionProcess(opts: FunctionProcessOptions): Promis
     exited = new Promise((resolve) => {
       started.once('exit', () => {
         live.delete(started);
+        // Crashed or killed: nothing serves any more (workers follow their primary).
+        if (child === started) pids = [];
         resolve();
       });
     });
@@ -170,9 +178,14 @@ export async function startFunctionProcess(opts: FunctionProcessOptions): Promis
 
   const kill = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<void> => {
     const current = child;
+    if (current === null) return;
+    if (PAUSING_SIGNALS.has(signal)) {
+      // Freezes or resumes the service (a hung instance, for a test); nothing exits.
+      signalGroup(current, signal);
+      return;
+    }
     const serving = pids;
     pids = [];
-    if (current === null) return;
     signalGroup(current, signal);
     await exited;
     // Workers leave right after their primary; wait for them too, so the port and memory are free.

@@ -66,7 +66,10 @@ export interface FunctionService {
   ownProcess: boolean;
   /** Ids of the processes serving it now; empty for a function inside the stack's process, or killed. */
   pids(): number[];
-  /** Signals every process of the service (SIGKILL really kills) and resolves when they are gone. */
+  /**
+   * Signals every process of the service (SIGKILL really kills) and resolves when they are gone;
+   * SIGSTOP / SIGCONT freeze and resume it (resolving at once).
+   */
   kill(signal?: NodeJS.Signals): Promise<void>;
   /** Starts it again on the same port; resolves when it serves. */
   restart(): Promise<void>;

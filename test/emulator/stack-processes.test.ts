@@ -31,6 +31,12 @@ async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T 
   }
 }
 
+/** The state letter of /proc/PID/stat (R, S, T = stopped, Z…). */
+function processState(pid: number): string {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+}
+
 async function submit(stack: LocalStack, urls: string[]): Promise<void> {
   const response = await fetch(`${stack.apiUrl}/portfolios`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ urls }) });
   assert.equal(response.status, 202, await response.text());
@@ -110,6 +116,19 @@ forEachLane('local stack with the scraper in its own processes', (lane) => {
     // The parent serves no scraper: this entry came from a child's stdout.
     assert.ok(logs.some((entry) => entry.outcome === 'done' && entry.url === url && typeof entry.durationMs === 'number'));
     assert.equal(site.hits.get('/articles/1'), 1);
+  });
+
+  it('SIGSTOP freezes every process of the service and SIGCONT resumes it', async function () {
+    this.timeout(30_000);
+    const pids = stack.scraper.pids();
+    await stack.scraper.kill('SIGSTOP');
+    assert.deepEqual(stack.scraper.pids(), pids, 'a frozen service still has its processes');
+    await until('all stopped', 5_000, async () => (pids.every((pid) => processState(pid) === 'T') ? true : null));
+    await stack.scraper.kill('SIGCONT');
+    await until('all running', 5_000, async () => (pids.every((pid) => processState(pid) !== 'T') ? true : null));
+    const url = site.url('articles', 3);
+    await submit(stack, [url]);
+    await until('article 3 done', 25_000, done(stack, url));
   });
 
   it('after SIGKILL nothing is scraped; after restart on the same port, deliveries resume', async function () {
