@@ -113,8 +113,11 @@ forEachLane('local stack with the scraper in its own processes', (lane) => {
     await submit(stack, [url]);
     const article = await until('article 1 done', 25_000, done(stack, url));
     assert.equal(article.attempts, 1);
-    // The parent serves no scraper: this entry came from a child's stdout.
-    assert.ok(logs.some((entry) => entry.outcome === 'done' && entry.url === url && typeof entry.durationMs === 'number'));
+    // The parent serves no scraper: this entry comes from a child's stdout (logged after the write,
+    // so it may arrive just after the article reads done).
+    await until('the done log line', 5_000, async () =>
+      logs.some((entry) => entry.outcome === 'done' && entry.url === url && typeof entry.durationMs === 'number') ? true : null,
+    );
     assert.equal(site.hits.get('/articles/1'), 1);
   });
 
