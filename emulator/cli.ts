@@ -68,7 +68,8 @@ async function main(): Promise<void> {
     return;
   }
 
-  const stack = await startLocalStack({ emulators: kind, env: process.env, apiPort: port ?? config.port, demo: values.demo });
+  // Each function as its own service, as deployed: its own process and event loop, NODE_ENV=production.
+  const stack = await startLocalStack({ emulators: kind, env: process.env, apiPort: port ?? config.port, demo: values.demo, functionProcesses: 'all' });
   onStop(stack.stop);
   const sample = stack.demo?.urls ?? ['https://example.com/a-post', 'https://example.com/another-post'];
   console.log(`portfolio-scraper running on ${stack.kind} emulators
