@@ -21,6 +21,10 @@ export interface GcloudEmulator {
   /** `127.0.0.1:PORT`, the value for `PUBSUB_EMULATOR_HOST` / `FIRESTORE_EMULATOR_HOST`. */
   host: string;
   port: number;
+  /** Freezes the emulator's process group (SIGSTOP): connections stay open and nothing answers. */
+  pause(): Promise<void>;
+  /** Lets a paused emulator run again (SIGCONT). */
+  resume(): Promise<void>;
   /** Stops the emulator and its Java child, waiting until the process group is gone. */
   stop(): Promise<void>;
 }
@@ -118,6 +122,8 @@ async function startGcloudEmulator(
 
   const stop = async (): Promise<void> => {
     if (exited) return;
+    // A frozen group would hold SIGTERM until it runs again.
+    killGroup(child, 'SIGCONT');
     killGroup(child, 'SIGTERM');
     const timer = setTimeout(() => killGroup(child, 'SIGKILL'), 3000);
     await exitedPromise;
@@ -136,7 +142,13 @@ async function startGcloudEmulator(
     await stop();
     throw error;
   }
-  return { host, port: chosenPort, stop };
+  return {
+    host,
+    port: chosenPort,
+    pause: async () => void (exited || killGroup(child, 'SIGSTOP')),
+    resume: async () => void (exited || killGroup(child, 'SIGCONT')),
+    stop,
+  };
 }
 
 /** Starts the official Pub/Sub emulator on loopback. */

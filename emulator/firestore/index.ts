@@ -18,11 +18,22 @@ export interface FirestoreEmulator {
   port: number;
   /** Deletes every document of `projectId` (the embedded emulator clears all projects). */
   reset(projectId: string): Promise<void>;
+  /**
+   * A storage outage, for reliability tests: unavailable until {@link resume}, every document kept.
+   * The embedded emulator closes its port and cuts open connections (calls fail, reconnects are
+   * refused); the official one is frozen (SIGSTOP: connections stay open, nothing answers), since
+   * restarting it would lose its in-memory data.
+   */
+  pause(): Promise<void>;
+  /** Serves again, on the same port, with the same documents. */
+  resume(): Promise<void>;
   stop(): Promise<void>;
 }
 
 interface GrpcServer {
   bindAsync(address: string, credentials: unknown, callback: (error: Error | null, port: number) => void): void;
+  drain(address: string, graceTimeMs: number): void;
+  unbind(address: string): void;
   tryShutdown(callback: (error?: Error) => void): void;
   forceShutdown(): void;
 }
@@ -45,18 +56,33 @@ async function startEmbedded(port: number): Promise<FirestoreEmulator> {
   const firestore = new FirestoreServer();
   const server = (firestore as unknown as { server: GrpcServer }).server;
   const grpc = packageRequire('@grpc/grpc-js') as { ServerCredentials: { createInsecure(): unknown } };
-  const boundPort = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (error, actualPort) =>
-      error ? reject(error) : resolve(actualPort),
-    );
-  });
+  const bind = (address: string): Promise<number> =>
+    new Promise<number>((resolve, reject) => {
+      server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, actualPort) => (error ? reject(error) : resolve(actualPort)));
+    });
+  const boundPort = await bind(`127.0.0.1:${port}`);
+  const address = `127.0.0.1:${boundPort}`;
   let stopped = false;
+  let paused = false;
   return {
     kind: 'embedded',
-    host: `127.0.0.1:${boundPort}`,
+    host: address,
     port: boundPort,
     reset: async () => {
       firestore.state.clear();
+    },
+    pause: async () => {
+      if (paused || stopped) return;
+      paused = true;
+      // Cut the open connections at once (grace 0), then close the port; the state stays in memory.
+      server.drain(address, 0);
+      server.unbind(address);
+    },
+    resume: async () => {
+      if (!paused || stopped) return;
+      // The port was ours a moment ago; should another process take it meanwhile, bind fails loudly.
+      await bind(address);
+      paused = false;
     },
     stop: async () => {
       if (stopped) return;
@@ -73,6 +99,8 @@ async function startOfficial(port: number): Promise<FirestoreEmulator> {
     kind: 'gcloud',
     host: emulator.host,
     port: emulator.port,
+    pause: emulator.pause,
+    resume: emulator.resume,
     reset: async (projectId) => {
       // The official emulator's documented reset endpoint.
       const response = await fetch(

@@ -59,6 +59,24 @@ describe('embedded Firestore emulator', () => {
     assert.equal(await canConnect('127.0.0.1', emulator.port), true);
   });
 
+  it('pause() refuses connections and holds calls without losing a document; resume() serves them on the same port', async function () {
+    this.timeout(20_000);
+    await db.doc('articles/kept').set({ title: 'Still here' });
+    await emulator.pause();
+    let settled = false;
+    const reading = db.doc('articles/kept').get().finally(() => (settled = true));
+    try {
+      assert.equal(await canConnect('127.0.0.1', emulator.port), false);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.equal(settled, false, 'a read completed while the emulator was paused');
+    } finally {
+      await emulator.resume();
+    }
+    assert.equal(await canConnect('127.0.0.1', emulator.port), true);
+    // The client retries UNAVAILABLE on its own; the read waits out the outage and then succeeds.
+    assert.deepEqual((await reading).data(), { title: 'Still here' });
+  });
+
   it('reset() removes every document', async () => {
     await db.doc('articles/b').set({ title: 'Gone soon' });
     await emulator.reset('embedded-test');

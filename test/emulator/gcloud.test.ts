@@ -14,7 +14,7 @@ describe('official gcloud emulators', () => {
     assert.deepEqual(availability, { pubsub: false, firestore: false, reason: 'gcloud is not on PATH' });
   });
 
-  it('start on loopback and leave no process behind when stopped', async function () {
+  it('start on loopback, pause and resume, and leave no process behind when stopped (even paused)', async function () {
     const availability = gcloudAvailability();
     if (!availability.pubsub) {
       console.log(`    (skipped: ${availability.reason})`);
@@ -27,6 +27,15 @@ describe('official gcloud emulators', () => {
     assert.equal(response.status, 200);
     await response.arrayBuffer();
     assert.ok(javaProcessesListening(emulator.port) > 0, 'the emulator process should be running');
+    // pause() freezes it (an outage that keeps its data): nothing answers until resume().
+    await emulator.pause();
+    await assert.rejects(fetch(`http://${emulator.host}/`, { signal: AbortSignal.timeout(700) }), 'a paused emulator must not answer');
+    await emulator.resume();
+    const again = await fetch(`http://${emulator.host}/`, { signal: AbortSignal.timeout(10_000) });
+    assert.equal(again.status, 200);
+    await again.arrayBuffer();
+    // Stopped while frozen, it still goes away.
+    await emulator.pause();
     await emulator.stop();
     assert.equal(javaProcessesListening(emulator.port), 0, 'no emulator process may outlive stop()');
   });
