@@ -8,7 +8,7 @@
  * A {@link Disturbance} (a storage outage, a crashed scraper) can be played in the middle of a run.
  */
 import { loadavg } from 'node:os';
-import type { EmulatorChoice } from '../../emulator';
+import { startEmulators, type EmulatorChoice, type RunningEmulators } from '../../emulator';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../emulator/stack';
 import { fetchPage } from '../../functions/src/fetch';
 import type { LogEntry } from '../../functions/src/log';
@@ -24,8 +24,11 @@ export interface Disturbance {
   name: string;
   /** Starts once this fraction of the accepted URLs is terminal (0–1). */
   atTerminalFraction: number;
-  /** Does it; resolves with figures for the report once the system is whole again. */
-  run(context: { stack: LocalStack; site: FaultSite }): Promise<Record<string, string>>;
+  /**
+   * Does it; resolves once the system is whole again, with figures for the report and the time
+   * window (epoch ms) it was broken, which the run compares with when articles became terminal.
+   */
+  run(context: { stack: LocalStack; emulators: RunningEmulators; site: FaultSite }): Promise<{ figures: Record<string, string>; window: { from: number; to: number } }>;
 }
 
 /** Options of {@link runChaos}. */
@@ -42,7 +45,7 @@ export interface ChaosOptions {
   /** Host names of the fault site (0 = 127.0.0.1 itself, needed when the scraper has no injected resolver). */
   hosts?: number;
   /** Emulators already running (a test lane's), else `emulators` are started for the run. */
-  running?: LocalStackOptions['running'];
+  running?: RunningEmulators;
   emulators?: EmulatorChoice;
   /** Pushes in flight per subscription (embedded Pub/Sub, only when the run starts its emulators). */
   pushConcurrency?: number;
@@ -411,36 +414,45 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     if (entry.url) history.set(entry.url, [...(history.get(entry.url) ?? []), `${entry.outcome}${entry.code ? ` ${entry.code}` : ''}`]);
   };
 
+  const inProcess = (options.stack?.functionProcesses ?? 'none') === 'none';
+  const hosts = options.hosts ?? (inProcess ? 8 : 0);
+  if (!inProcess && hosts !== 0) {
+    // A scraper in its own process takes no injected resolver: it could only ask real DNS.
+    throw new Error('With the scraper in its own process the fault site must serve on 127.0.0.1 (hosts: 0).');
+  }
   const site = await startFaultSite({
     seed: options.seed,
     pages: options.urls,
     mix: options.mix,
     maxTransientFailures: options.maxTransientFailures ?? 3,
-    hosts: options.hosts ?? 8,
+    hosts,
     slowMs: 300,
     oversizedBytes: 600 * 1024,
   });
   let stack: LocalStack | undefined;
+  let ownEmulators: RunningEmulators | undefined;
   try {
+    if (!options.running) ownEmulators = await startEmulators({ choice: options.emulators ?? 'embedded', pushConcurrency: options.pushConcurrency });
+    const emulators = options.running ?? (ownEmulators as RunningEmulators);
     stack = await startLocalStack({
-      running: options.running,
-      emulators: options.emulators ?? 'embedded',
-      pushConcurrency: options.pushConcurrency,
+      running: emulators,
       apiPort: 0,
       env: fetchEnv,
       backoff: options.backoff ?? { minimumBackoffSeconds: 0, maximumBackoffSeconds: 1 },
       maxDeliveryAttempts,
       ...options.stack,
-      deps: {
-        log,
-        // Page hosts are made-up names under .fault.test: the site answers them, real DNS never does.
-        fetchPage: (url, fetchOptions) => fetchPage(url, { ...fetchOptions, resolver: site.resolver }),
-        ...options.stack?.deps,
-      },
+      deps: inProcess
+        ? {
+            log,
+            // Page hosts are made-up names under .fault.test: the site answers them, real DNS never does.
+            fetchPage: (url, fetchOptions) => fetchPage(url, { ...fetchOptions, resolver: site.resolver }),
+            ...options.stack?.deps,
+          }
+        : { log },
     });
     const running = stack;
     const plan = planPortfolios(site.pages, { seed: options.seed, portfolioSize: options.portfolioSize ?? 200, resubmitted: options.resubmitted ?? 0.05 });
-    progress(`${site.pages.length} URLs on ${options.hosts ?? 8} hosts (${JSON.stringify(site.counts())}), ${plan.portfolios.length} portfolios, ${plan.resubmitted.size} resubmitted; ${running.kind} emulators`);
+    progress(`${site.pages.length} URLs on ${hosts || 'one'} host(s) (${JSON.stringify(site.counts())}), ${plan.portfolios.length} portfolios, ${plan.resubmitted.size} resubmitted; ${running.kind} emulators`);
 
     const started = performance.now();
     const startedAt = Date.now();
@@ -451,20 +463,22 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
     // Poll every portfolio until one round finds nothing queued anywhere (a resubmission can re-queue a
     // URL another portfolio had seen terminal, so a portfolio is never taken as settled on its own).
-    let disturbance: Promise<Record<string, string>> | undefined;
+    let disturbance: ReturnType<Disturbance['run']> | undefined;
     const views = new Map<string, PortfolioView | null>();
     const deadline = Date.now() + options.settleTimeoutMs;
     let settledMs = 0;
     let lastLine = 0;
     for (;;) {
-      const round = await inParallel(submissions, 4, (submission) => view(running, submission.portfolioId));
+      const roundStarted = performance.now();
+      const round = await inParallel(submissions, 2, (submission) => view(running, submission.portfolioId));
+      const roundMs = performance.now() - roundStarted;
       submissions.forEach((submission, index) => views.set(submission.portfolioId, round[index] ?? null));
       const readable = round.filter((entry): entry is PortfolioView => entry !== null);
       const terminal = readable.reduce((sum, entry) => sum + entry.counts.done + entry.counts.failed, 0);
       const settled = readable.length === submissions.length && terminal === accepted;
       if (options.disturbance && !disturbance && (settled || terminal >= accepted * options.disturbance.atTerminalFraction)) {
         progress(`${terminal} of ${accepted} terminal: ${options.disturbance.name}`);
-        disturbance = options.disturbance.run({ stack: running, site });
+        disturbance = options.disturbance.run({ stack: running, emulators, site });
       }
       if (settled && disturbance) await disturbance;
       if (settled) {
@@ -480,10 +494,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         lastLine = Date.now();
         progress(`${((performance.now() - started) / 1000).toFixed(0)} s: ${terminal} of ${accepted} terminal${readable.length < submissions.length ? ` (${submissions.length - readable.length} portfolios unreadable)` : ''}`);
       }
-      await sleep(Math.min(1_000, 100 + submissions.length * 20));
+      // Reading every portfolio is real load on the emulator (a getAll per portfolio): poll at most half the time.
+      await sleep(Math.min(2_000, Math.max(250, roundMs)));
     }
-    const figures = disturbance ? await disturbance : undefined;
+    const disturbed = disturbance ? await disturbance : undefined;
     const articles = await storedArticles(running);
+    const figures = disturbed ? { ...disturbed.figures, ...terminalGap(articles, disturbed.window) } : undefined;
     const lastTerminal = Math.max(startedAt, ...articles.map((article) => article.terminalAt ?? startedAt));
     const { checks, rows } = evaluate({ site, submissions, views, articles, resubmitted: plan.resubmitted, history, maxDeliveryAttempts, maxRedirects, disturbed: options.disturbance !== undefined });
     const wallMs = lastTerminal - startedAt;
@@ -509,8 +525,32 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     };
   } finally {
     await stack?.stop();
+    await ownEmulators?.stop();
     await site.stop();
   }
+}
+
+/**
+ * How the pipeline carried on around a disturbance, from the articles' `terminalAt`: the longest
+ * stretch without any article becoming terminal that overlaps the window, and the first article
+ * terminal after the window closed.
+ */
+export function terminalGap(articles: readonly StoredArticle[], window: { from: number; to: number }): Record<string, string> {
+  const times = articles.map((article) => article.terminalAt).filter((time): time is number => time !== null).sort((a, b) => a - b);
+  let longest = 0;
+  let gapFrom = window.from;
+  for (let index = 1; index < times.length; index++) {
+    const [before, after] = [times[index - 1] as number, times[index] as number];
+    if (after >= window.from && before <= window.to && after - before > longest) {
+      longest = after - before;
+      gapFrom = before;
+    }
+  }
+  const firstAfter = times.find((time) => time >= window.to);
+  return {
+    'longest stretch with no article terminal': `${(longest / 1000).toFixed(1)} s (from ${((gapFrom - window.from) / 1000).toFixed(1)} s relative to the start of the disturbance)`,
+    'first article terminal after it ended': firstAfter === undefined ? 'none' : `+${((firstAfter - window.to) / 1000).toFixed(1)} s`,
+  };
 }
 
 function table(header: string[], rows: Array<Array<string | number>>): string {
@@ -546,7 +586,8 @@ export function formatReport(report: ChaosReport): string {
     `all ${report.accepted} POST /portfolios URLs accepted in ${(report.submitMs / 1000).toFixed(1)} s`,
     `wall time ${(report.wallMs / 1000).toFixed(1)} s to the last terminal article (${(report.settledMs / 1000).toFixed(1)} s until the views showed it), ${report.pagesPerSecond.toFixed(1)} pages/s`,
     `site requests ${report.siteRequests}, of them failing answers ${report.siteFailures}${deliveries ? `; scraper deliveries: ${deliveries}` : ''}`,
-    ...(retries > 0 ? [`retried deliveries ${retries}: ${retries - report.siteFailures} more than the site's failing answers (timeouts under load, storage errors)`] : []),
+    // More retries than failing answers: timeouts the load added, or storage errors.
+    ...(retries > 0 ? [`deliveries answered for a retry ${retries} (the site gave ${report.siteFailures} failing answers)`] : []),
     `load average (1 min) ${report.loadAverage.start.toFixed(1)} at start, ${report.loadAverage.end.toFixed(1)} at end`,
   ];
   if (report.disturbance) {
