@@ -4,15 +4,21 @@
  */
 import { parseArgs } from 'node:util';
 import type { EmulatorChoice } from '../../emulator';
-import { formatReport, runChaos } from './chaos';
+import { formatReport, fullRun, runChaos, scraperPlacement, type Disturbance } from './chaos';
+import { scraperCrash, storageOutage } from './disturbances';
 
 const usage = `usage: npm run chaos -- [options]
-  --urls N            distinct URLs (default 10000)
-  --seed N            chooses every page's behaviour (default 1)
-  --portfolio-size N  URLs per POST /portfolios (default 200)
+  --urls N            distinct URLs (default ${fullRun.urls})
+  --seed N            chooses every page's behaviour (default ${fullRun.seed})
+  --portfolio-size N  URLs per POST /portfolios (default ${fullRun.portfolioSize})
   --emulators KIND    embedded (default) or gcloud
-  --push-concurrency N  pushes in flight per subscription, embedded Pub/Sub (default 64)
-  --timeout S         give up waiting after S seconds (default 900)`;
+  --push-concurrency N  pushes in flight per subscription, embedded Pub/Sub (default ${fullRun.pushConcurrency})
+  --scraper-processes N the scraper as its own service of N processes (default ${fullRun.scraperProcesses}; 0 = inside
+                      the stack's process, with the fault site on 8 host names instead of 127.0.0.1)
+  --storage-outage S  make Firestore unavailable for S seconds once 30 % of the URLs are terminal
+  --crash             SIGKILL the scraper once 30 % are terminal, restart it 1 s later (needs
+                      --scraper-processes)
+  --timeout S         give up waiting after S seconds (default ${fullRun.settleTimeoutS})`;
 
 function whole(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
   if (raw === undefined) return fallback;
@@ -29,6 +35,9 @@ async function main(): Promise<number> {
       'portfolio-size': { type: 'string' },
       emulators: { type: 'string' },
       'push-concurrency': { type: 'string' },
+      'scraper-processes': { type: 'string' },
+      'storage-outage': { type: 'string' },
+      crash: { type: 'boolean' },
       timeout: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -39,13 +48,21 @@ async function main(): Promise<number> {
   }
   const emulators = (values.emulators ?? 'embedded') as EmulatorChoice;
   if (!['embedded', 'gcloud'].includes(emulators)) throw new Error(`--emulators: expected embedded or gcloud, got "${values.emulators}"`);
+  const processes = whole('scraper-processes', values['scraper-processes'], fullRun.scraperProcesses, 0, 16);
+  if (values.crash && processes === 0) throw new Error('--crash needs the scraper in its own process: leave out --scraper-processes 0.');
+  if (values.crash && values['storage-outage'] !== undefined) throw new Error('Choose one of --crash and --storage-outage.');
+  let disturbance: Disturbance | undefined;
+  if (values.crash) disturbance = scraperCrash({ downSeconds: 1, atTerminalFraction: 0.3 });
+  if (values['storage-outage'] !== undefined) disturbance = storageOutage({ seconds: whole('storage-outage', values['storage-outage'], 0, 1, 3600), atTerminalFraction: 0.3 });
   const report = await runChaos({
-    urls: whole('urls', values.urls, 10_000, 1, 100_000),
-    seed: whole('seed', values.seed, 1, 0, 2 ** 32 - 1),
-    portfolioSize: whole('portfolio-size', values['portfolio-size'], 200, 1, 900),
+    urls: whole('urls', values.urls, fullRun.urls, 1, 100_000),
+    seed: whole('seed', values.seed, fullRun.seed, 0, 2 ** 32 - 1),
+    portfolioSize: whole('portfolio-size', values['portfolio-size'], fullRun.portfolioSize, 1, 900),
     emulators,
-    pushConcurrency: whole('push-concurrency', values['push-concurrency'], 64, 1, 1000),
-    settleTimeoutMs: whole('timeout', values.timeout, 900, 1, 24 * 3600) * 1000,
+    pushConcurrency: whole('push-concurrency', values['push-concurrency'], fullRun.pushConcurrency, 1, 1000),
+    settleTimeoutMs: whole('timeout', values.timeout, fullRun.settleTimeoutS, 1, 24 * 3600) * 1000,
+    ...scraperPlacement(processes),
+    disturbance,
     progress: (line) => console.error(`chaos: ${line}`),
   });
   console.log(formatReport(report));

@@ -78,6 +78,19 @@ export const chaosFetchEnv: Record<string, string> = {
   FETCH_PER_HOST_CONCURRENCY: '128',
 };
 
+/**
+ * The full run (`npm run chaos`, `npm run bench -- chaos`): 10,000 URLs, the fault site's default mix
+ * (20 % transient, 5 % permanent, 2 % never succeed), 200 URLs per portfolio, the scraper as its own
+ * service of two processes (in the stack's process it shares one core with everything else, and the
+ * load turned a fifth of its fetches into timeouts the site never caused).
+ */
+export const fullRun = { urls: 10_000, seed: 1, portfolioSize: 200, pushConcurrency: 64, scraperProcesses: 2, settleTimeoutS: 1800 };
+
+/** Options of {@link runChaos} for a scraper in `processes` processes of its own (0 = in the stack's process). */
+export function scraperPlacement(processes: number): Partial<ChaosOptions> {
+  return processes > 0 ? { hosts: 0, stack: { functionProcesses: 'scraper', scraperInstances: processes } } : {};
+}
+
 /** One assertion of the run. */
 export interface ChaosCheck {
   /** Stable id: terminal, lost, duplicates, as-promised, views, dead-letters, transient, requests. */
