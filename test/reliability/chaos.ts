@@ -465,7 +465,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     });
     const running = stack;
     const plan = planPortfolios(site.pages, { seed: options.seed, portfolioSize: options.portfolioSize ?? 200, resubmitted: options.resubmitted ?? 0.05 });
-    progress(`${site.pages.length} URLs on ${hosts || 'one'} host(s) (${JSON.stringify(site.counts())}), ${plan.portfolios.length} portfolios, ${plan.resubmitted.size} resubmitted; ${running.kind} emulators`);
+    progress(`${site.pages.length} URLs on ${hosts ? `${hosts} host names` : '127.0.0.1'} (${JSON.stringify(site.counts())}), ${plan.portfolios.length} portfolios, ${plan.resubmitted.size} resubmitted; ${running.kind} emulators`);
 
     const started = performance.now();
     const startedAt = Date.now();
@@ -492,6 +492,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       if (options.disturbance && !disturbance && (settled || terminal >= accepted * options.disturbance.atTerminalFraction)) {
         progress(`${terminal} of ${accepted} terminal: ${options.disturbance.name}`);
         disturbance = options.disturbance.run({ stack: running, emulators, site });
+        // Awaited below; a failure meanwhile must not count as an unhandled rejection.
+        disturbance.catch(() => undefined);
       }
       if (settled && disturbance) await disturbance;
       if (settled) {
