@@ -16,8 +16,8 @@ const usage = `usage: npm run chaos -- [options]
   --scraper-processes N the scraper as its own service of N processes (default ${fullRun.scraperProcesses}; 0 = inside
                       the stack's process, with the fault site on 8 host names instead of 127.0.0.1)
   --storage-outage S  make Firestore unavailable for S seconds once 30 % of the URLs are terminal
-  --crash             SIGKILL the scraper once 30 % are terminal, restart it 1 s later (needs
-                      --scraper-processes)
+  --crash             SIGKILL the scraper once 30 % are terminal, restart it 1 s later (retry
+                      backoff 1–4 s and transient pages failing once, so the downtime can't exhaust them)
   --timeout S         give up waiting after S seconds (default ${fullRun.settleTimeoutS})`;
 
 function whole(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
@@ -62,6 +62,9 @@ async function main(): Promise<number> {
     pushConcurrency: whole('push-concurrency', values['push-concurrency'], fullRun.pushConcurrency, 1, 1000),
     settleTimeoutMs: whole('timeout', values.timeout, fullRun.settleTimeoutS, 1, 24 * 3600) * 1000,
     ...scraperPlacement(processes),
+    // As in crash.test.ts: pushes refused while the scraper is down cost attempts, so a slower backoff
+    // and transient pages that fail once keep every page's promised outcome reachable.
+    ...(values.crash ? { backoff: { minimumBackoffSeconds: 1, maximumBackoffSeconds: 4 }, maxTransientFailures: 1 } : {}),
     disturbance,
     progress: (line) => console.error(`chaos: ${line}`),
   });
