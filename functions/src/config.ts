@@ -11,8 +11,16 @@ export type EmulatorChoice = 'auto' | 'gcloud' | 'embedded';
 export interface FetchConfig {
   /** Sent as User-Agent on every request. */
   userAgent: string;
-  /** One overall deadline per fetch, redirects included. */
+  /**
+   * One overall deadline per fetch, redirects included. It runs only while the fetch is not waiting
+   * for a per-host slot: it starts when the first hop holds its slot.
+   */
   timeoutMs: number;
+  /**
+   * Longest time one fetch may spend waiting for per-host slots, all hops together. When it runs
+   * out the fetch fails `host-busy` without having sent a request.
+   */
+  hostWaitTimeoutMs: number;
   /** TCP + TLS connect timeout per hop. */
   connectTimeoutMs: number;
   /** Time allowed for the response headers per hop. */
@@ -122,6 +130,13 @@ function resourceName(env: Env, name: string, fallback: string): string {
   return raw;
 }
 
+/**
+ * Of the scraper function's timeout, what is kept for extraction and the Firestore write after the
+ * longest fetch (host wait + fetch deadline). Extraction of a 5 MiB page takes ~1 s; a write that
+ * needs Firestore's own retries a few more.
+ */
+export const EXTRACT_AND_WRITE_RESERVE_MS = 10_000;
+
 export const DEFAULT_USER_AGENT =
   'PortfolioScraper/0.1 (+https://github.com/portfolio-scraper/portfolio-scraper; builds article portfolios on request)';
 
@@ -135,6 +150,17 @@ export function parseConfig(env: Env = process.env): Config {
   if (!/^[A-Za-z0-9_-]*$/.test(collectionPrefix)) {
     throw new ConfigError('COLLECTION_PREFIX', `expected letters, digits, - or _, got "${collectionPrefix}"`);
   }
+  const fetchTimeoutMs = integer(env, 'FETCH_TIMEOUT_MS', 20_000, 100, 300_000);
+  const hostWaitTimeoutMs = integer(env, 'FETCH_HOST_WAIT_TIMEOUT_MS', 20_000, 0, 300_000);
+  const scraperMs = topology.scraperTimeoutSeconds * 1000;
+  if (hostWaitTimeoutMs + fetchTimeoutMs + EXTRACT_AND_WRITE_RESERVE_MS > scraperMs) {
+    throw new ConfigError(
+      'FETCH_HOST_WAIT_TIMEOUT_MS',
+      `${hostWaitTimeoutMs} ms of waiting for a host slot plus the FETCH_TIMEOUT_MS of ${fetchTimeoutMs} ms must leave ` +
+        `${EXTRACT_AND_WRITE_RESERVE_MS / 1000} s of the scraper's ${topology.scraperTimeoutSeconds} s timeout for extraction and the write; ` +
+        `expected at most ${Math.max(0, scraperMs - EXTRACT_AND_WRITE_RESERVE_MS - fetchTimeoutMs)}`,
+    );
+  }
   return {
     projectId,
     port: integer(env, 'PORT', 8080, 0, 65535),
@@ -144,7 +170,8 @@ export function parseConfig(env: Env = process.env): Config {
     freshnessWindowMs: integer(env, 'FRESHNESS_WINDOW_HOURS', 24, 0, 24 * 365) * 3_600_000,
     fetch: {
       userAgent: present(env, 'USER_AGENT') ?? DEFAULT_USER_AGENT,
-      timeoutMs: integer(env, 'FETCH_TIMEOUT_MS', 20_000, 100, 300_000),
+      timeoutMs: fetchTimeoutMs,
+      hostWaitTimeoutMs,
       connectTimeoutMs: integer(env, 'FETCH_CONNECT_TIMEOUT_MS', 5_000, 50, 60_000),
       headersTimeoutMs: integer(env, 'FETCH_HEADERS_TIMEOUT_MS', 10_000, 50, 120_000),
       bodyIdleTimeoutMs: integer(env, 'FETCH_BODY_IDLE_TIMEOUT_MS', 10_000, 50, 120_000),

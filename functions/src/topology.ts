@@ -31,7 +31,10 @@ export interface Topology {
    * the scraper function's timeout, or a slow but successful scrape would be delivered twice.
    */
   ackDeadlineSeconds: number;
-  /** Timeout of the scraper function: the fetch deadline plus extraction and the Firestore write. */
+  /**
+   * Timeout of the scraper function: the wait for a host slot plus the fetch deadline, plus extraction
+   * and the Firestore write (config.ts checks FETCH_HOST_WAIT_TIMEOUT_MS + FETCH_TIMEOUT_MS against it).
+   */
   scraperTimeoutSeconds: number;
   /** Timeout of the dead-letter recorder function. */
   recorderTimeoutSeconds: number;

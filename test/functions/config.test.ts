@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { ConfigError, parseConfig } from '../../functions/src/config';
+import { ConfigError, EXTRACT_AND_WRITE_RESERVE_MS, parseConfig } from '../../functions/src/config';
 import { topology } from '../../functions/src/topology';
 
 describe('parseConfig', () => {
@@ -35,6 +35,18 @@ describe('parseConfig', () => {
 
   it('keeps the ack deadline above the scraper timeout, and the scraper timeout above the fetch deadline', () => {
     assert.ok(topology.ackDeadlineSeconds > topology.scraperTimeoutSeconds);
-    assert.ok(topology.scraperTimeoutSeconds * 1000 > parseConfig({}).fetch.timeoutMs);
+    const { fetch } = parseConfig({});
+    assert.ok(topology.scraperTimeoutSeconds * 1000 >= fetch.hostWaitTimeoutMs + fetch.timeoutMs + EXTRACT_AND_WRITE_RESERVE_MS);
+  });
+
+  it('keeps the host-slot wait plus the fetch deadline inside the scraper timeout', () => {
+    assert.equal(parseConfig({ FETCH_HOST_WAIT_TIMEOUT_MS: '5000' }).fetch.hostWaitTimeoutMs, 5_000);
+    assert.equal(parseConfig({ FETCH_HOST_WAIT_TIMEOUT_MS: '0', FETCH_TIMEOUT_MS: '50000' }).fetch.hostWaitTimeoutMs, 0);
+    assert.throws(() => parseConfig({ FETCH_HOST_WAIT_TIMEOUT_MS: 'soon' }), /FETCH_HOST_WAIT_TIMEOUT_MS: expected a whole number/);
+    assert.throws(
+      () => parseConfig({ FETCH_HOST_WAIT_TIMEOUT_MS: '40000' }),
+      (error: unknown) => error instanceof ConfigError && error.variable === 'FETCH_HOST_WAIT_TIMEOUT_MS' && /expected at most 30000/.test(error.message),
+    );
+    assert.throws(() => parseConfig({ FETCH_TIMEOUT_MS: '45000' }), /FETCH_HOST_WAIT_TIMEOUT_MS: .*FETCH_TIMEOUT_MS of 45000 ms.*at most 5000/);
   });
 });

@@ -2,9 +2,14 @@
  * `fetchPage`: one article page, fetched safely and within limits, decoded to text. Rejects only with
  * `FetchError`, whose `retryable` flag decides whether the scrape is retried.
  *
- * Per hop: scheme → port → host name / literal IP → resolve and check every address → wait for a per-host
- * slot → pin the checked addresses → request (manual redirects, no automatic decompression) → status →
+ * Per hop: scheme → port → host name / literal IP → wait for a per-host slot → resolve and check every
+ * address → pin the checked addresses → request (manual redirects, no automatic decompression) → status →
  * content type → body under the cap → charset. Redirects repeat all of it for the new URL.
+ *
+ * Two clocks per fetch: waiting for host slots (all hops together) may take `hostWaitTimeoutMs`, then
+ * the fetch fails `host-busy` without a request sent; everything else may take `timeoutMs`, and that
+ * deadline only runs while the fetch is not waiting for a slot. A page queued behind slow pages of its
+ * own site therefore still gets its whole deadline, and one fetch never exceeds the sum of the two.
  */
 import dns from 'node:dns';
 import { STATUS_CODES } from 'node:http';
@@ -15,7 +20,7 @@ import { ACCEPT_ENCODING, BodyTooLarge, DecodeFailed, UnsupportedEncoding, decod
 import { BodyBudget, type BodyLease } from './bodyBudget';
 import { decodeHtml } from './charset';
 import { addressBlockReason, hostIsIpLiteral, literalHostBlock, type BlockReason } from './guard';
-import { HostLimiter } from './hostLimiter';
+import { HostLimiter, HostWaitExpired } from './hostLimiter';
 import { PinningAgent } from './pinning';
 import { FetchError, type FetchOptions, type FetchedPage, type Resolver } from './types';
 
@@ -95,6 +100,34 @@ export async function closeSharedAgents(): Promise<void> {
 
 /** The overall deadline passed; carried as the abort reason. */
 class DeadlineExceeded extends Error {}
+
+/** The fetch's deadline: aborts `signal` after `timeoutMs` of running time; paused while waiting for a slot. */
+class Deadline {
+  private readonly controller = new AbortController();
+  readonly signal = this.controller.signal;
+  private remainingMs: number;
+  private runningSince = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(timeoutMs: number) {
+    this.remainingMs = timeoutMs;
+  }
+
+  run(): void {
+    if (this.timer !== undefined || this.signal.aborted) return;
+    this.runningSince = performance.now();
+    this.timer = setTimeout(() => this.controller.abort(new DeadlineExceeded()), this.remainingMs);
+  }
+
+  pause(): void {
+    if (this.timer === undefined) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.remainingMs = Math.max(0, this.remainingMs - (performance.now() - this.runningSince));
+  }
+}
+
+const neverAborted = new AbortController().signal;
 
 const permanent = (code: ConstructorParameters<typeof FetchError>[0], message: string): FetchError => new FetchError(code, message, false);
 const transient = (code: ConstructorParameters<typeof FetchError>[0], message: string, retryAfterMs?: number): FetchError =>
@@ -219,12 +252,17 @@ function discard(body: Readable): void {
 
 type Hop = { kind: 'redirect'; location: string } | { kind: 'page'; page: Omit<FetchedPage, 'requestedUrl' | 'redirects' | 'durationMs'> };
 
-async function fetchHop(url: URL, options: FetchOptions, pinning: PinningAgent, signal: AbortSignal): Promise<Hop> {
-  const addresses = await checkedAddresses(url, options, signal);
-  const release = await hostLimiter.acquire(url.hostname, options.perHostConcurrency, signal);
-  const unpin = pinning.pin(url.hostname, addresses);
+/** Waits for a slot of `host` and resolves with its release function. */
+type HoldSlot = (host: string) => Promise<() => void>;
+
+async function fetchHop(url: URL, options: FetchOptions, pinning: PinningAgent, signal: AbortSignal, holdSlot: HoldSlot): Promise<Hop> {
+  // The slot before DNS: the deadline starts with the slot, and then covers the lookup too.
+  const release = await holdSlot(url.hostname);
+  let unpin: (() => void) | undefined;
   let lease: BodyLease | undefined;
   try {
+    const addresses = await checkedAddresses(url, options, signal);
+    unpin = pinning.pin(url.hostname, addresses);
     const response = await request(url, {
       dispatcher: pinning.agent,
       method: 'GET',
@@ -273,7 +311,7 @@ async function fetchHop(url: URL, options: FetchOptions, pinning: PinningAgent, 
     return { kind: 'page', page: { finalUrl: finalUrl.href, status, contentType: mediaType ?? 'text/html', charset, html: text, bytes: bytes.length } };
   } finally {
     lease?.release();
-    unpin();
+    unpin?.();
     release();
   }
 }
@@ -288,6 +326,14 @@ interface Context {
 function toFetchError(error: unknown, context: Context): FetchError {
   if (error instanceof FetchError) return error;
   const { url, options } = context;
+  if (error instanceof HostWaitExpired) {
+    return transient(
+      'host-busy',
+      `${url} was not requested: this instance already had ${options.perHostConcurrency} requests to ${error.host} in flight and no slot came free ` +
+        `within ${options.hostWaitTimeoutMs} ms. It will be retried later; if a site's pages keep failing this way, raise FETCH_PER_HOST_CONCURRENCY ` +
+        `or FETCH_HOST_WAIT_TIMEOUT_MS.`,
+    );
+  }
   if (context.deadline.aborted) {
     return transient('timeout', `${url} did not finish within the overall limit of ${options.timeoutMs} ms; the site may be slow, retry later.`);
   }
@@ -328,16 +374,27 @@ export async function fetchPage(url: string, overrides: Partial<FetchOptions> = 
   const given = Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined)) as Partial<FetchOptions>;
   const options: FetchOptions = { ...defaultOptions(), ...given };
   const started = performance.now();
-  const deadlineController = new AbortController();
-  const timer = setTimeout(() => deadlineController.abort(new DeadlineExceeded()), options.timeoutMs);
-  const signal = options.signal ? AbortSignal.any([deadlineController.signal, options.signal]) : deadlineController.signal;
-  const context: Context = { url, options, deadline: deadlineController.signal };
+  const deadline = new Deadline(options.timeoutMs);
+  const signal = options.signal ? AbortSignal.any([deadline.signal, options.signal]) : deadline.signal;
+  const context: Context = { url, options, deadline: deadline.signal };
+  let waitLeftMs = options.hostWaitTimeoutMs;
+  const holdSlot: HoldSlot = async (host) => {
+    // Only the caller's signal ends a wait early; the deadline stands still meanwhile.
+    deadline.pause();
+    const waitStarted = performance.now();
+    try {
+      return await hostLimiter.acquire(host, options.perHostConcurrency, options.signal ?? neverAborted, waitLeftMs);
+    } finally {
+      waitLeftMs = Math.max(0, waitLeftMs - (performance.now() - waitStarted));
+      deadline.run();
+    }
+  };
   const pinning = options.connector ? new PinningAgent({ connectTimeoutMs: options.connectTimeoutMs, connector: options.connector }) : sharedAgent(options);
   try {
     let current = checkUrl(url, options);
     for (let redirects = 0; ; redirects += 1) {
       context.url = current.href;
-      const hop = await fetchHop(current, options, pinning, signal);
+      const hop = await fetchHop(current, options, pinning, signal, holdSlot);
       if (hop.kind === 'page') {
         return { requestedUrl: url, ...hop.page, redirects, durationMs: Math.round(performance.now() - started) };
       }
@@ -349,7 +406,7 @@ export async function fetchPage(url: string, overrides: Partial<FetchOptions> = 
   } catch (error) {
     throw toFetchError(error, context);
   } finally {
-    clearTimeout(timer);
+    deadline.pause();
     if (options.connector) await pinning.close();
   }
 }

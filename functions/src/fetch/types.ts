@@ -22,7 +22,8 @@ export interface FetchedPage {
 /**
  * Stable codes of fetch failures. Permanent (retrying can't help): invalid-url, blocked-address,
  * unsupported-scheme, blocked-port, http-4xx except 408 and 429, unsupported-content-type, too-large,
- * too-many-redirects. Transient: timeout, connection-failed, dns-failure, http-5xx, http-408, http-429.
+ * too-many-redirects. Transient: timeout, connection-failed, dns-failure, http-5xx, http-408, http-429,
+ * host-busy (no per-host slot came free within `hostWaitTimeoutMs`; nothing was sent to the site).
  */
 export type FetchErrorCode =
   | 'invalid-url'
@@ -35,14 +36,15 @@ export type FetchErrorCode =
   | 'too-many-redirects'
   | 'timeout'
   | 'connection-failed'
-  | 'dns-failure';
+  | 'dns-failure'
+  | 'host-busy';
 
 /** Why a fetch failed: a stable code, a sentence a person can act on, and whether a retry may help. */
 export class FetchError extends Error {
   constructor(
     readonly code: FetchErrorCode,
     message: string,
-    /** True when the same request may succeed later (timeouts, 5xx, 408, 429, DNS, connection). */
+    /** True when the same request may succeed later (timeouts, 5xx, 408, 429, DNS, connection, host-busy). */
     readonly retryable: boolean,
     /** Delay the server asked for (Retry-After), when it gave one. */
     readonly retryAfterMs?: number,

@@ -317,6 +317,87 @@ describe('fetchPage', () => {
         await busy.close();
       }
     });
+    describe('waiting for a per-host slot', () => {
+      /** A site of its own, so requests can be counted: /slow answers after 250 ms, /hang never, /fast at once. */
+      let queued: Site;
+      before(async () => {
+        queued = await startSite((req, res) => {
+          if (req.url === '/slow') setTimeout(() => res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE), 250);
+          else if (req.url === '/fast') res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
+          // '/hang': never answers.
+        });
+      });
+      after(() => queued.close());
+      beforeEach(() => {
+        queued.requests.length = 0;
+      });
+      const paths = (): string[] => queued.requests.map((req) => req.url ?? '');
+
+      /** Starts a fetch of /hang that holds a slot until `cancel` is called. */
+      async function hang(extra: Partial<FetchOptions>): Promise<{ cancel: () => Promise<void> }> {
+        const controller = new AbortController();
+        const pending = fetchPage(queued.url('/hang'), options({ ...extra, signal: controller.signal, timeoutMs: 10_000, headersTimeoutMs: 10_000 })).catch(() => undefined);
+        await waitFor(() => paths().includes('/hang'));
+        return {
+          cancel: async () => {
+            controller.abort();
+            await pending;
+          },
+        };
+      }
+
+      it('gives a page queued behind slow pages of its host its whole deadline, however long it waited', async () => {
+        const limits = { perHostConcurrency: 1, timeoutMs: 500, hostWaitTimeoutMs: 5_000 };
+        const slow = Array.from({ length: 3 }, () => fetchPage(queued.url('/slow'), options(limits)));
+        const started = Date.now();
+        const fast = await fetchPage(queued.url('/fast'), options(limits));
+        const waited = Date.now() - started;
+        assert.equal(fast.status, 200);
+        assert.ok(waited > limits.timeoutMs, `the fast page waited only ${waited} ms`);
+        assert.equal((await Promise.all(slow)).length, 3);
+        assert.deepEqual(paths(), ['/slow', '/slow', '/slow', '/fast']);
+      });
+
+      it('fails host-busy (retryable) without sending a request when no slot frees up in time', async () => {
+        const holder = await hang({ perHostConcurrency: 1 });
+        try {
+          const started = Date.now();
+          const error = await fetchPage(queued.url('/fast'), options({ perHostConcurrency: 1, hostWaitTimeoutMs: 200 })).then(
+            () => assert.fail('/fast was fetched'),
+            (e: unknown) => e,
+          );
+          assert.ok(error instanceof FetchError);
+          assert.equal(error.code, 'host-busy');
+          assert.equal(error.retryable, true);
+          assert.match(error.message, /was not requested.*FETCH_HOST_WAIT_TIMEOUT_MS/);
+          assert.ok(Date.now() - started < 2_000);
+          assert.deepEqual(paths(), ['/hang']);
+        } finally {
+          await holder.cancel();
+        }
+        // The abandoned wait left no trace: the next page gets the freed slot at once.
+        assert.equal((await fetchPage(queued.url('/fast'), options({ perHostConcurrency: 1, hostWaitTimeoutMs: 0 }))).status, 200);
+      });
+
+      it('ends a wait at once when the caller cancels', async () => {
+        const holder = await hang({ perHostConcurrency: 1 });
+        try {
+          const controller = new AbortController();
+          const started = Date.now();
+          setTimeout(() => controller.abort(), 50);
+          const error = (await fetchPage(queued.url('/fast'), options({ perHostConcurrency: 1, hostWaitTimeoutMs: 10_000, signal: controller.signal })).catch(
+            (e: unknown) => e,
+          )) as FetchError;
+          assert.equal(error.code, 'timeout');
+          assert.match(error.message, /cancelled/);
+          assert.ok(Date.now() - started < 1_000, `the cancelled wait took ${Date.now() - started} ms`);
+          assert.deepEqual(paths(), ['/hang']);
+        } finally {
+          await holder.cancel();
+        }
+      });
+    });
+
     it('frees the per-host slot when a fetch fails', async () => {
       const one = options({ perHostConcurrency: 1 });
       for (const path of ['/404', '/500', '/pdf', '/endless']) {
