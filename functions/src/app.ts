@@ -72,6 +72,16 @@ export function scrapeStatus(outcome: ScrapeOutcome): number {
   return outcome.kind === 'retry' ? outcome.httpStatus : 204;
 }
 
+/**
+ * host-busy is the instance shedding load by design (a portfolio of one site queues for that site's
+ * slots), not a fault; it is logged as INFO so it doesn't drown real warnings. If it persists, the
+ * dead letter is logged as a WARNING naming it as the last error.
+ */
+function retrySeverity(code: string): LogEntry['severity'] {
+  if (code === 'internal-error') return 'ERROR';
+  return code === 'host-busy' ? 'INFO' : 'WARNING';
+}
+
 function scrapeLog(outcome: ScrapeOutcome): { severity: LogEntry['severity']; message: string; extra: Partial<LogEntry> } {
   switch (outcome.kind) {
     case 'done':
@@ -79,7 +89,7 @@ function scrapeLog(outcome: ScrapeOutcome): { severity: LogEntry['severity']; me
     case 'failed':
       return { severity: 'WARNING', message: `Failed permanently: ${outcome.message}`, extra: { code: outcome.code, attempts: outcome.attempts } };
     case 'retry':
-      return { severity: outcome.code === 'internal-error' ? 'ERROR' : 'WARNING', message: `Will retry: ${outcome.message}`, extra: { code: outcome.code, attempts: outcome.attempts } };
+      return { severity: retrySeverity(outcome.code), message: `Will retry: ${outcome.message}`, extra: { code: outcome.code, attempts: outcome.attempts } };
     case 'skipped':
       return { severity: 'INFO', message: `Nothing to do (${outcome.reason})`, extra: { reason: outcome.reason } };
     case 'malformed':

@@ -246,7 +246,10 @@ class PermanentFailure extends Error {
 function classifyError(error: unknown): { permanent: false; failure: TransientFailure } | { permanent: true; code: string; message: string } {
   if (error instanceof FetchError) {
     if (!error.retryable) return { permanent: true, code: error.code, message: error.message };
-    return { permanent: false, failure: new TransientFailure(error.code, error.message, error.code === 'http-429' ? 429 : 503) };
+    // 429 for "too many at once": the site said so, or our own per-host queue for it is full
+    // (host-busy). Either way the message should come back later, not at once.
+    const throttled = error.code === 'http-429' || error.code === 'host-busy';
+    return { permanent: false, failure: new TransientFailure(error.code, error.message, throttled ? 429 : 503) };
   }
   if (error instanceof TransientFailure) return { permanent: false, failure: error };
   if (error instanceof PermanentFailure) return { permanent: true, code: error.code, message: error.message };

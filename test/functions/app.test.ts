@@ -79,6 +79,18 @@ describe('createFunctions: push endpoints through functions-framework', () => {
     assert.equal(stored?.attempts, 3);
   });
 
+  it('answers 429 when the instance had no free slot for the host (host-busy), logged as INFO', async () => {
+    const message = urlMessage('https://example.com/app-busy');
+    script.push(new FetchError('host-busy', 'No slot for example.com came free within 20000 ms.', true));
+    const busy = await push(scraperUrl, pushBody(message));
+    assert.equal(busy.status, 429);
+    assert.ok(busy.headers.get('retry-after'));
+    const line = logs.entries.find((entry) => entry.urlKey === message.urlKey && entry.outcome === 'retry');
+    assert.ok(line);
+    assert.equal(line.code, 'host-busy');
+    assert.equal(line.severity, 'INFO');
+  });
+
   it('acks a permanent failure and a malformed delivery with 204', async () => {
     const message = urlMessage('https://example.com/app-2');
     script.push(new FetchError('http-404', 'Not found.', false));

@@ -93,6 +93,17 @@ describe('scrape', () => {
     assert.equal(store.articles.get(message.urlKey)?.attempts, 3);
   });
 
+  it('retries a page our own per-host queue could not start (host-busy) with 429, so Pub/Sub backs off', async () => {
+    const { store, deps, message } = setup([new FetchError('host-busy', 'No slot for example.com came free within 20000 ms.', true)]);
+    const outcome = await scrape(pushBody(message), deps);
+    assert.equal(outcome.kind, 'retry');
+    assert.equal(outcome.kind === 'retry' && outcome.httpStatus, 429);
+    assert.equal(outcome.kind === 'retry' && outcome.code, 'host-busy');
+    const stored = store.articles.get(message.urlKey);
+    assert.equal(stored?.status, 'queued');
+    assert.equal(stored?.lastError?.code, 'host-busy');
+  });
+
   it('takes the delivery attempt from Pub/Sub when it is ahead of the stored count', async () => {
     const { store, deps, message } = setup([new FetchError('timeout', 'Timed out.', true)]);
     await scrape(pushBody(message, { deliveryAttempt: 4 }), deps);
