@@ -324,6 +324,7 @@ describe('fetchPage', () => {
         queued = await startSite((req, res) => {
           if (req.url === '/slow') setTimeout(() => res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE), 250);
           else if (req.url === '/fast') res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
+          else if (req.url === '/to-b') res.writeHead(302, { location: `http://b.test:${queued.port}/fast` }).end();
           // '/hang': never answers.
         });
       });
@@ -333,10 +334,10 @@ describe('fetchPage', () => {
       });
       const paths = (): string[] => queued.requests.map((req) => req.url ?? '');
 
-      /** Starts a fetch of /hang that holds a slot until `cancel` is called. */
-      async function hang(extra: Partial<FetchOptions>): Promise<{ cancel: () => Promise<void> }> {
+      /** Starts a fetch of /hang (on 127.0.0.1 unless `url` says) that holds a slot until `cancel` is called. */
+      async function hang(extra: Partial<FetchOptions>, url = queued.url('/hang')): Promise<{ cancel: () => Promise<void> }> {
         const controller = new AbortController();
-        const pending = fetchPage(queued.url('/hang'), options({ ...extra, signal: controller.signal, timeoutMs: 10_000, headersTimeoutMs: 10_000 })).catch(() => undefined);
+        const pending = fetchPage(url, options({ ...extra, signal: controller.signal, timeoutMs: 10_000, headersTimeoutMs: 10_000 })).catch(() => undefined);
         await waitFor(() => paths().includes('/hang'));
         return {
           cancel: async () => {
@@ -377,6 +378,33 @@ describe('fetchPage', () => {
         }
         // The abandoned wait left no trace: the next page gets the freed slot at once.
         assert.equal((await fetchPage(queued.url('/fast'), options({ perHostConcurrency: 1, hostWaitTimeoutMs: 0 }))).status, 200);
+      });
+
+      describe('on a redirect to another host', () => {
+        const resolver = tableResolver({ 'a.test': ['127.0.0.1'], 'b.test': ['127.0.0.1'] });
+        const at = (host: string, path: string): string => `http://${host}:${queued.port}${path}`;
+
+        it('stops the deadline while the redirect hop queues for its host', async () => {
+          const limits = { resolver, perHostConcurrency: 1, timeoutMs: 500, hostWaitTimeoutMs: 5_000 };
+          const slow = Array.from({ length: 3 }, () => fetchPage(at('b.test', '/slow'), options(limits)));
+          await waitFor(() => paths().includes('/slow'));
+          const page = await fetchPage(at('a.test', '/to-b'), options(limits));
+          assert.equal(page.finalUrl, at('b.test', '/fast'));
+          await Promise.all(slow);
+          assert.deepEqual(paths(), ['/slow', '/to-b', '/slow', '/slow', '/fast']);
+        });
+
+        it('fails host-busy when the redirect hop gets no slot within the wait limit', async () => {
+          const holder = await hang({ resolver, perHostConcurrency: 1 }, at('b.test', '/hang'));
+          try {
+            const error = (await fetchPage(at('a.test', '/to-b'), options({ resolver, perHostConcurrency: 1, hostWaitTimeoutMs: 200 })).catch((e: unknown) => e)) as FetchError;
+            assert.equal(error.code, 'host-busy');
+            assert.match(error.message, /requests to b\.test in flight/);
+            assert.deepEqual(paths(), ['/hang', '/to-b']);
+          } finally {
+            await holder.cancel();
+          }
+        });
       });
 
       it('ends a wait at once when the caller cancels', async () => {
