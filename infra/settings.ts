@@ -185,10 +185,12 @@ export function readSettings(source: ConfigSource): InfraSettings {
     const key = error.variable === 'FRESHNESS_WINDOW_HOURS' ? 'freshnessWindowHours' : error.variable;
     throw invalid(key, error.message.slice(error.variable.length + 2));
   }
-  if (scraperTimeout * 1000 <= functionConfig.fetch.timeoutMs) {
+  // A page may wait for a host slot and then use its whole fetch deadline (functions/src/fetch).
+  const { hostWaitTimeoutMs, timeoutMs } = functionConfig.fetch;
+  if (scraperTimeout * 1000 <= hostWaitTimeoutMs + timeoutMs) {
     throw invalid(
       'scraperTimeoutSeconds',
-      `must exceed the fetch deadline of ${functionConfig.fetch.timeoutMs / 1000} s, or every slow page times the function out`,
+      `must exceed the host-slot wait of ${hostWaitTimeoutMs / 1000} s plus the fetch deadline of ${timeoutMs / 1000} s, or every slow page times the function out`,
     );
   }
 

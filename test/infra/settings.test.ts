@@ -81,9 +81,9 @@ describe('infra: settings', () => {
     rejects({ apiInvokers: 'ana@example.com' }, 'apiInvokers', /user:ana@example.com/);
   });
 
-  it('keeps the ack deadline above the scraper timeout, and the scraper timeout above the fetch deadline', () => {
+  it('keeps the ack deadline above the scraper timeout, and the scraper timeout above the host-slot wait plus the fetch deadline', () => {
     rejects({ scraperTimeoutSeconds: '120' }, 'scraperTimeoutSeconds', /shorter than ackDeadlineSeconds/);
     rejects({ ackDeadlineSeconds: '30', scraperTimeoutSeconds: '25' }, 'ackDeadlineSeconds', /recorder's timeout/);
-    rejects({ scraperTimeoutSeconds: '20' }, 'scraperTimeoutSeconds', /fetch deadline of 20 s/);
+    rejects({ scraperTimeoutSeconds: '40' }, 'scraperTimeoutSeconds', /host-slot wait of 20 s plus the fetch deadline of 20 s/);
   });
 });
