@@ -15,6 +15,7 @@ import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import type { LogEntry, Logger } from '../functions/src/log';
 import type { FunctionProcessMessage } from './function-main';
+import { killGroupOnExit, signalGroup } from './process-group';
 
 /** The functions of functions/src/index.ts. */
 export type FunctionTarget = 'api' | 'scrapeArticle' | 'recordDeadLetter';
@@ -55,26 +56,6 @@ export interface FunctionProcess {
 
 /** Signals that stop or continue a process rather than end it. */
 const PAUSING_SIGNALS: ReadonlySet<NodeJS.Signals> = new Set(['SIGSTOP', 'SIGTSTP', 'SIGCONT']);
-
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    // the group is gone already
-  }
-}
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const child of live) signalGroup(child, 'SIGKILL');
-  });
-}
 
 /** True while `pid` is a running process (a zombie waiting to be reaped counts as gone). */
 export function processAlive(pid: number): boolean {
@@ -126,7 +107,6 @@ function forwardLogs(child: ChildProcess, log: Logger | undefined): void {
 
 /** Starts the function in its own process on `opts.port`; resolves once every instance serves. */
 export async function startFunctionProcess(opts: FunctionProcessOptions): Promise<FunctionProcess> {
-  installExitHook();
   const instances = opts.instances ?? 1;
   let child: ChildProcess | null = null;
   let pids: number[] = [];
@@ -140,7 +120,7 @@ export async function startFunctionProcess(opts: FunctionProcessOptions): Promis
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     child = started;
-    live.add(started);
+    killGroupOnExit(started);
     forwardLogs(started, opts.log);
     let stderr = '';
     started.stderr?.on('data', (chunk: Buffer) => {
@@ -149,7 +129,6 @@ export async function startFunctionProcess(opts: FunctionProcessOptions): Promis
     });
     exited = new Promise((resolve) => {
       started.once('exit', () => {
-        live.delete(started);
         // Crashed or killed: nothing serves any more (workers follow their primary).
         if (child === started) pids = [];
         resolve();

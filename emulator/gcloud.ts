@@ -3,10 +3,11 @@
  * wherever the Cloud SDK, its emulator components and Java are installed. They are optional: the
  * project runs everywhere on the embedded emulators, and also on these where they exist.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, realpathSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { freeLoopbackPort, waitForHttp } from './ports';
+import { killGroupOnExit, signalGroup } from './process-group';
 
 /** Which official emulators this machine can run, and why not when it can't. */
 export interface GcloudAvailability {
@@ -64,28 +65,6 @@ function detect(pathVariable: string | undefined): GcloudAvailability {
     : { pubsub, firestore };
 }
 
-const running = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-/** Kills a child's whole process group: gcloud is a Python wrapper that starts Java. */
-function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    // already gone
-  }
-}
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  // Last line of defence: no Java process may outlive the Node process that started it.
-  process.on('exit', () => {
-    for (const child of running) killGroup(child, 'SIGKILL');
-  });
-}
-
 async function startGcloudEmulator(
   args: string[],
   port: number | undefined,
@@ -93,7 +72,6 @@ async function startGcloudEmulator(
 ): Promise<GcloudEmulator> {
   const chosenPort = port || (await freeLoopbackPort());
   const host = `127.0.0.1:${chosenPort}`;
-  installExitHook();
   const child = spawn('gcloud', [...args, `--host-port=${host}`, '--quiet'], {
     detached: true, // its own process group, so stop() reaches the Java grandchild too
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -104,7 +82,8 @@ async function startGcloudEmulator(
       CLOUDSDK_CORE_DISABLE_USAGE_REPORTING: 'true',
     },
   });
-  running.add(child);
+  // Last line of defence: no Java process may outlive the Node process that started it.
+  killGroupOnExit(child);
   let output = '';
   const collect = (chunk: Buffer): void => {
     output = (output + chunk.toString('utf8')).slice(-4000);
@@ -115,7 +94,6 @@ async function startGcloudEmulator(
   const exitedPromise = new Promise<void>((resolve) => {
     child.once('exit', (code, signal) => {
       exited = { code, signal };
-      running.delete(child);
       resolve();
     });
   });
@@ -123,13 +101,13 @@ async function startGcloudEmulator(
   const stop = async (): Promise<void> => {
     if (exited) return;
     // A frozen group would hold SIGTERM until it runs again.
-    killGroup(child, 'SIGCONT');
-    killGroup(child, 'SIGTERM');
-    const timer = setTimeout(() => killGroup(child, 'SIGKILL'), 3000);
+    signalGroup(child, 'SIGCONT');
+    signalGroup(child, 'SIGTERM');
+    const timer = setTimeout(() => signalGroup(child, 'SIGKILL'), 3000);
     await exitedPromise;
     clearTimeout(timer);
     // The Java grandchild may linger briefly after the wrapper exits.
-    killGroup(child, 'SIGKILL');
+    signalGroup(child, 'SIGKILL');
   };
 
   try {
@@ -145,8 +123,8 @@ async function startGcloudEmulator(
   return {
     host,
     port: chosenPort,
-    pause: async () => void (exited || killGroup(child, 'SIGSTOP')),
-    resume: async () => void (exited || killGroup(child, 'SIGCONT')),
+    pause: async () => void (exited || signalGroup(child, 'SIGSTOP')),
+    resume: async () => void (exited || signalGroup(child, 'SIGCONT')),
     stop,
   };
 }
