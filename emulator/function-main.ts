@@ -45,16 +45,21 @@ async function serve(target: string, port: number): Promise<Server> {
   return server;
 }
 
-/** Stops taking requests, lets those in flight finish (briefly), then exits. */
-function shutdownOn(server: Server): void {
+/** A stop that takes no more requests, lets those in flight finish (briefly), then exits; once only. */
+function gracefulExit(server: Server): () => void {
   let stopping = false;
-  const stop = (): void => {
+  return () => {
     if (stopping) return;
     stopping = true;
     server.close(() => process.exit(0));
     server.closeIdleConnections();
     setTimeout(() => process.exit(0), 2_000).unref();
   };
+}
+
+/** Exits gracefully on SIGTERM or SIGINT, and at once when the parent goes away. */
+function shutdownOn(server: Server): void {
+  const stop = gracefulExit(server);
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   // The parent went away (even by SIGKILL): nobody will stop us, so stop now.
@@ -120,15 +125,8 @@ async function main(): Promise<void> {
     return;
   }
   // A cluster worker: serve on the shared port; the primary reports readiness.
-  const server = await serve(target, port);
-  let stopping = false;
-  process.once('SIGTERM', () => {
-    if (stopping) return;
-    stopping = true;
-    server.close(() => process.exit(0));
-    server.closeIdleConnections();
-    setTimeout(() => process.exit(0), 2_000).unref();
-  });
+  // Workers exit with their primary (node:cluster), so only its SIGTERM needs handling here.
+  process.once('SIGTERM', gracefulExit(await serve(target, port)));
 }
 
 main().catch((error: unknown) => {

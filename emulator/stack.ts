@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import * as functionsFramework from '@google-cloud/functions-framework';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
-import { createFunctions } from '../functions/src/app';
+import { createFunctions, type PipelineFunctions } from '../functions/src/app';
 import { parseConfig, type Config } from '../functions/src/config';
 import { topology, type RetryBackoff } from '../functions/src/topology';
 import { startDemoSite, type DemoSite } from './demo-site';
@@ -57,22 +57,13 @@ export interface LocalStackOptions {
   deps?: Partial<Omit<FunctionDeps, 'config' | 'pubsub' | 'firestore'>>;
 }
 
-/** One function of the stack as a service with a fixed URL. */
-export interface FunctionService {
-  target: FunctionTarget;
-  /** e.g. `http://127.0.0.1:8081`; a restart keeps it. */
-  url: string;
+/**
+ * One function of the stack as a service with a fixed URL. Inside the stack's process it has no
+ * pids of its own, and kill/restart refuse.
+ */
+export interface FunctionService extends Pick<FunctionProcess, 'target' | 'url' | 'pids' | 'kill' | 'restart'> {
   /** True when it runs in its own process (only then can it be killed and restarted). */
   ownProcess: boolean;
-  /** Ids of the processes serving it now; empty for a function inside the stack's process, or killed. */
-  pids(): number[];
-  /**
-   * Signals every process of the service (SIGKILL really kills) and resolves when they are gone;
-   * SIGSTOP / SIGCONT freeze and resume it (resolving at once).
-   */
-  kill(signal?: NodeJS.Signals): Promise<void>;
-  /** Starts it again on the same port; resolves when it serves. */
-  restart(): Promise<void>;
 }
 
 /** A running local stack. */
@@ -181,7 +172,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       FIRESTORE_EMULATOR_HOST: hosts.firestore,
       METADATA_SERVER_DETECTION: 'none',
     });
-    const functions = createFunctions({ ...opts.deps, config, pubsub: clients.pubsub, firestore: clients.firestore });
+    // Made only if some function runs in this process.
+    let functions: PipelineFunctions | undefined;
     const id = randomBytes(3).toString('hex');
     const start = async (target: FunctionTarget, port: number): Promise<FunctionService> => {
       if (ownProcess(target)) {
@@ -196,6 +188,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         cleanups.push(child.stop);
         return processService(child);
       }
+      functions ??= createFunctions({ ...opts.deps, config, pubsub: clients.pubsub, firestore: clients.firestore });
       const served = await serve(`${target}-${id}`, functions[target], port);
       cleanups.push(() => close(served.server));
       return inProcessService(target, served.url);
