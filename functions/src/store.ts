@@ -5,8 +5,12 @@
  * {@link ArticleStore.updateArticle} runs inside a transaction. On the real Firestore a transaction
  * from the server client holds its read until commit, so a concurrent or late delivery cannot
  * overwrite a `done` article it did not see.
+ *
+ * The scraper's hot path is one plain read and one blind write per delivery; concurrent deliveries
+ * share them ({@link articleBatching}): reads as one getAll, writes as one commit.
  */
 import { Firestore, Timestamp, type DocumentData, type DocumentReference } from '@google-cloud/firestore';
+import { groupCalls, type GroupLimits } from './batching';
 import type { Article } from './extract/types';
 import { collections } from './topology';
 
@@ -85,8 +89,13 @@ export interface ArticleStore {
    * `change` must be pure: it may run more than once when the transaction is retried.
    */
   updateArticle<T>(urlKey: string, change: (current: ArticleRecord | null) => ArticleChange<T>): Promise<T>;
+  /** Reads one article; concurrent reads may share one getAll. */
   getArticle(urlKey: string): Promise<ArticleRecord | null>;
-  /** Writes the whole article, unconditionally (only for records that may replace any other). */
+  /**
+   * Writes the whole article, unconditionally (only for records that may replace any other).
+   * Concurrent writes may share one commit: an article Firestore refuses fails only its own call, an
+   * outage fails them all.
+   */
   putArticle(urlKey: string, record: ArticleRecord): Promise<void>;
   /** Articles in the order of `urlKeys` (null where absent), read with one getAll. */
   getArticles(urlKeys: string[]): Promise<(ArticleRecord | null)[]>;
@@ -243,11 +252,61 @@ function articleData(record: ArticleRecord): DocumentData {
   return data;
 }
 
+/**
+ * How concurrent single-article reads and writes share RPCs (see batching.ts). A commit holds at
+ * most 20 articles, to stay far below Firestore's 10 MiB request limit with large outlines.
+ */
+export const articleBatching: { reads: GroupLimits; writes: GroupLimits } = {
+  reads: { maxInFlight: 4, maxBatch: 100 },
+  writes: { maxInFlight: 4, maxBatch: 20 },
+};
+
 /** The pipeline's storage on Firestore; collection names get `prefix` (tests use a unique one). */
 export function firestoreStore(firestore: Firestore, prefix = ''): ArticleStore {
   const articles = firestore.collection(`${prefix}${collections.articles}`);
   const portfolios = firestore.collection(`${prefix}${collections.portfolios}`);
   const articleRef = (urlKey: string): DocumentReference => articles.doc(urlKey);
+
+  // Concurrent deliveries' reads go out as one getAll (a key asked twice is read once).
+  const readArticle = groupCalls<string, ArticleRecord | null>(async (urlKeys) => {
+    const unique = [...new Set(urlKeys)];
+    const snapshots = await firestore.getAll(...unique.map(articleRef));
+    const byKey = new Map(unique.map((urlKey, index) => [urlKey, snapshots[index]]));
+    return urlKeys.map((urlKey) => {
+      const snapshot = byKey.get(urlKey);
+      return snapshot?.exists ? articleFromData(urlKey, snapshot.data() ?? {}) : null;
+    });
+  }, articleBatching.reads);
+
+  // Concurrent blind writes go out as one commit; for a key written twice the later record wins, as
+  // two sets in a row would. A commit refused as a whole for a reason a retry cannot fix (one
+  // oversized article) is split, so only the write at fault fails.
+  const writeArticle = groupCalls<{ urlKey: string; record: ArticleRecord }, unknown>(async (writes) => {
+    const latest = new Map(writes.map((write) => [write.urlKey, write.record]));
+    const commit = async (entries: [string, ArticleRecord][]): Promise<void> => {
+      const batch = firestore.batch();
+      for (const [urlKey, record] of entries) batch.set(articleRef(urlKey), articleData(record));
+      await batch.commit();
+    };
+    try {
+      await commit([...latest]);
+      return writes.map(() => null);
+    } catch (error) {
+      if (latest.size === 1 || isTransientStorageError(error)) throw error;
+      const outcomes = new Map<string, unknown>();
+      await Promise.all(
+        [...latest].map(async (entry) => {
+          try {
+            await commit([entry]);
+            outcomes.set(entry[0], null);
+          } catch (own) {
+            outcomes.set(entry[0], own);
+          }
+        }),
+      );
+      return writes.map((write) => outcomes.get(write.urlKey) ?? null);
+    }
+  }, articleBatching.writes);
 
   return {
     async updateArticle(urlKey, change) {
@@ -261,13 +320,13 @@ export function firestoreStore(firestore: Firestore, prefix = ''): ArticleStore 
       });
     },
 
-    async getArticle(urlKey) {
-      const snapshot = await articleRef(urlKey).get();
-      return snapshot.exists ? articleFromData(urlKey, snapshot.data() ?? {}) : null;
+    getArticle(urlKey) {
+      return readArticle(urlKey);
     },
 
     async putArticle(urlKey, record) {
-      await articleRef(urlKey).set(articleData(record));
+      const error = await writeArticle({ urlKey, record });
+      if (error !== null) throw error;
     },
 
     async getArticles(urlKeys) {

@@ -3,7 +3,7 @@ import { Firestore } from '@google-cloud/firestore';
 import { startFirestoreEmulator, type FirestoreEmulator } from '../../emulator/firestore';
 import { parseConfig } from '../../functions/src/config';
 import { recordDeadLetter, scrape } from '../../functions/src/scrape';
-import { firestoreStore, queuedArticle, type ArticleStore } from '../../functions/src/store';
+import { articleBatching, firestoreStore, queuedArticle, type ArticleRecord, type ArticleStore } from '../../functions/src/store';
 import { FetchError } from '../../functions/src/fetch/types';
 import { article, page, pushBody, scriptedFetch, urlMessage } from './fakes';
 
@@ -79,5 +79,58 @@ describe('firestoreStore (embedded Firestore emulator)', () => {
     assert.equal(storedDead?.lastError?.code, 'dead-lettered');
     assert.equal(storedDead?.lastError?.cause?.code, 'http-500');
     assert.equal(storedDead?.lastError?.cause?.at.toISOString(), now.toISOString());
+  });
+
+  it('serves concurrent reads and writes of many articles in shared RPCs, each caller with its own result', async () => {
+    const items = Array.from({ length: 60 }, (_, index) => urlMessage(`https://example.com/many/${index}`));
+    const record = (item: (typeof items)[number], title: string): ArticleRecord => ({ ...queuedArticle(item, now), status: 'done', title });
+    // The first two are written twice in the same burst: the later write wins, as two sets in a row.
+    await Promise.all([...items.map((item) => store.putArticle(item.urlKey, record(item, `first ${item.url}`))), ...items.slice(0, 2).map((item) => store.putArticle(item.urlKey, record(item, 'second')))]);
+
+    let getAllCalls = 0;
+    const getAll = firestore.getAll.bind(firestore);
+    firestore.getAll = (...args: Parameters<Firestore['getAll']>) => {
+      getAllCalls += 1;
+      return getAll(...args);
+    };
+    try {
+      const missing = 'f'.repeat(64);
+      const read = await Promise.all([...items.map((item) => store.getArticle(item.urlKey)), store.getArticle(missing), store.getArticle(items[5]?.urlKey ?? '')]);
+      assert.deepEqual(
+        read.slice(0, 60).map((article) => article?.title),
+        items.map((item, index) => (index < 2 ? 'second' : `first ${item.url}`)),
+      );
+      assert.deepEqual(
+        read.slice(0, 60).map((article) => article?.urlKey),
+        items.map((item) => item.urlKey),
+      );
+      assert.equal(read[60], null);
+      assert.equal(read[61]?.title, `first ${items[5]?.url}`);
+      assert.ok(getAllCalls < read.length / 2, `62 concurrent reads took ${getAllCalls} getAll calls`);
+    } finally {
+      firestore.getAll = getAll;
+    }
+  });
+
+  it('fails only the write Firestore refuses when it shares a commit with others', async () => {
+    const count = articleBatching.writes.maxInFlight + 5;
+    const items = Array.from({ length: count }, (_, index) => urlMessage(`https://example.com/shared/${index}`));
+    class NotStorable {}
+    // The last write carries a value Firestore cannot store; it queues behind the first ones and so
+    // shares its commit with the writes queued with it.
+    const writes = items.map((item, index) => {
+      const title = index === count - 1 ? (new NotStorable() as unknown as string) : `title ${index}`;
+      return store.putArticle(item.urlKey, { ...queuedArticle(item, now), status: 'done', title });
+    });
+    const results = await Promise.allSettled(writes);
+    assert.deepEqual(
+      results.map((result) => result.status),
+      items.map((_, index) => (index === count - 1 ? 'rejected' : 'fulfilled')),
+    );
+    const stored = await store.getArticles(items.map((item) => item.urlKey));
+    assert.deepEqual(
+      stored.map((article) => article?.title ?? null),
+      items.map((_, index) => (index === count - 1 ? null : `title ${index}`)),
+    );
   });
 });
