@@ -257,8 +257,8 @@ function articleData(record: ArticleRecord): DocumentData {
  * most 20 articles, to stay far below Firestore's 10 MiB request limit with large outlines.
  */
 export const articleBatching: { reads: GroupLimits; writes: GroupLimits } = {
-  reads: { maxInFlight: 4, maxBatch: 100 },
-  writes: { maxInFlight: 4, maxBatch: 20 },
+  reads: { maxInFlight: 2, maxBatch: 100 },
+  writes: { maxInFlight: 2, maxBatch: 20 },
 };
 
 /** The pipeline's storage on Firestore; collection names get `prefix` (tests use a unique one). */
