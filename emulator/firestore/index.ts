@@ -4,7 +4,7 @@
  * (see emulator/README.md); the project's code must be correct on the real service regardless.
  */
 import { createRequire } from 'node:module';
-import { FirestoreServer } from '@firestore-emulator/server';
+import { FirestoreServer, FirestoreStateCollection, FirestoreStateDocument } from '@firestore-emulator/server';
 import { startGcloudFirestore } from '../gcloud';
 
 /** Which Firestore emulator runs. */
@@ -38,6 +38,38 @@ interface GrpcServer {
   forceShutdown(): void;
 }
 
+/** Internals of the package's collection that {@link addDocumentsInPlace} touches. */
+interface CollectionInternals {
+  emitter: ConstructorParameters<typeof FirestoreStateCollection>[0];
+  database: FirestoreStateCollection['database'];
+  documents: Record<string, FirestoreStateDocument>;
+}
+
+let documentsAddedInPlace = false;
+
+/**
+ * The package's `getDocument`, reads included, adds a placeholder for a document it does not hold by
+ * copying the collection's whole map of documents (immer's produce), so each read of an absent
+ * document and each first write cost time in proportion to the collection. Measured (client and
+ * emulator in one process): a getAll of 1,000 absent documents took 0.5 s with 1,000 documents
+ * stored, 8.2 s with 10,000 and 18.9 s with 20,000; a new document's set 4 → 12.6 → 21.8 ms. This is
+ * the same method adding the placeholder to the map in place: the map is changed nowhere else, its
+ * documents are mutable objects already, and with auto-freeze off nothing holds on to an old copy.
+ */
+function addDocumentsInPlace(): void {
+  if (documentsAddedInPlace) return;
+  documentsAddedInPlace = true;
+  FirestoreStateCollection.prototype.getDocument = function getDocument(this: FirestoreStateCollection, documentName: string): FirestoreStateDocument {
+    const collection = this as unknown as CollectionInternals;
+    let document = Object.hasOwn(collection.documents, documentName) ? collection.documents[documentName] : undefined;
+    if (document === undefined) {
+      document = new FirestoreStateDocument(collection.emitter, collection.database, this, documentName, {}, {});
+      collection.documents[documentName] = document;
+    }
+    return document;
+  };
+}
+
 /**
  * Starts the embedded emulator bound to 127.0.0.1. Its own `start(port)` binds 0.0.0.0, which
  * would expose the database to the network; so we bind its gRPC server ourselves, with
@@ -53,6 +85,7 @@ async function startEmbedded(port: number): Promise<FirestoreEmulator> {
   // package changes its state only through produce(), so freezing guards nothing; no result
   // changes. Only this package uses immer here.
   (packageRequire('immer') as { setAutoFreeze(freeze: boolean): void }).setAutoFreeze(false);
+  addDocumentsInPlace();
   const firestore = new FirestoreServer();
   const server = (firestore as unknown as { server: GrpcServer }).server;
   const grpc = packageRequire('@grpc/grpc-js') as { ServerCredentials: { createInsecure(): unknown } };

@@ -77,6 +77,23 @@ describe('embedded Firestore emulator', () => {
     assert.deepEqual((await reading).data(), { title: 'Still here' });
   });
 
+  it('reads absent documents as absent, without making them appear in queries or in later reads', async () => {
+    // Absent documents get placeholders inside the emulator (added in place, see emulator/firestore).
+    const collection = db.collection('placeholders');
+    await collection.doc('kept').set({ n: 1 });
+    const absent = await db.getAll(...Array.from({ length: 50 }, (_, index) => collection.doc(`absent-${index}`)));
+    assert.deepEqual(
+      absent.map((snapshot) => snapshot.exists),
+      absent.map(() => false),
+    );
+    await collection.doc('absent-7').set({ n: 7 });
+    const listed = await collection.get();
+    assert.deepEqual(listed.docs.map((snapshot) => snapshot.id).sort(), ['absent-7', 'kept']);
+    assert.equal((await collection.doc('absent-8').get()).exists, false);
+    assert.equal((await collection.doc('absent-7').get()).get('n'), 7);
+    assert.equal((await collection.count().get()).data().count, 2);
+  });
+
   it('reset() removes every document', async () => {
     await db.doc('articles/b').set({ title: 'Gone soon' });
     await emulator.reset('embedded-test');
