@@ -34,6 +34,59 @@ const EMPTY: Article = {
 };
 
 /**
+ * Bounds of the record, so one page can never make an article Firestore refuses (1 MiB per
+ * document): a page of a few MB could declare a description of millions of characters, an image
+ * URL as long, or thousands of headings. Text is cut at a word and marked with "…"; a URL too long
+ * to be a link anyone uses (the API's own limit for submitted URLs) is dropped, since a cut URL is a
+ * wrong one. At these bounds a record stays under ~40 KB.
+ */
+export const articleBounds = {
+  outlineEntries: 100,
+  titleChars: 300,
+  summaryChars: 1000,
+  descriptionChars: 1000,
+  nameChars: 200,
+  publishedAtRawChars: 100,
+  languageChars: 35,
+  urlChars: 2048,
+} as const;
+
+/** `text` in at most `max` characters, cut at a word boundary when one is near, with "…" marking the cut. */
+export function clipText(text: string | null, max: number): string | null {
+  if (text === null || text.length <= max) return text;
+  // Whole code points only: a cut inside a surrogate pair leaves a string Firestore refuses.
+  let window = '';
+  for (const char of text) {
+    if (window.length + char.length > max - 1) break;
+    window += char;
+  }
+  const space = window.lastIndexOf(' ');
+  return `${(space > max / 2 ? window.slice(0, space) : window).trimEnd()}…`;
+}
+
+function boundedUrl(url: string | null): string | null {
+  return url !== null && url.length > articleBounds.urlChars ? null : url;
+}
+
+/** The record within {@link articleBounds}. */
+function bounded(article: Article): Article {
+  const b = articleBounds;
+  return {
+    ...article,
+    title: clipText(article.title, b.titleChars),
+    publishedAtRaw: clipText(article.publishedAtRaw, b.publishedAtRawChars),
+    outline: article.outline.slice(0, b.outlineEntries),
+    summary: clipText(article.summary, b.summaryChars),
+    bannerImage: boundedUrl(article.bannerImage),
+    canonicalUrl: boundedUrl(article.canonicalUrl),
+    siteName: clipText(article.siteName, b.nameChars),
+    author: clipText(article.author, b.nameChars),
+    language: article.language !== null && article.language.length > b.languageChars ? null : article.language,
+    description: clipText(article.description, b.descriptionChars),
+  };
+}
+
+/**
  * Extracts the article record from a page's HTML. `pageUrl` is the URL the HTML was fetched from
  * (after redirects); relative URLs resolve against it (or the page's `<base href>`).
  *
@@ -57,7 +110,7 @@ export function extractArticle(html: string, pageUrl: string, options: ExtractOp
   const main = guarded(() => page.main(), null);
   const body = guarded(() => readBody(main, title), { outline: [], wordCount: 0, readingTimeMinutes: 0, opening: '' });
 
-  return {
+  return bounded({
     title,
     publishedAt: published ? published.date.iso : null,
     publishedAtRaw: published ? published.raw : null,
@@ -72,5 +125,5 @@ export function extractArticle(html: string, pageUrl: string, options: ExtractOp
     author: value(firstGood(authorRules, page)),
     language: value(firstGood(languageRules, page)),
     description,
-  };
+  });
 }

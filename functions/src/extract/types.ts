@@ -1,4 +1,7 @@
-/** The record extracted from one article page. Every field is `null` when the page doesn't say. */
+/**
+ * The record extracted from one article page. Every field is `null` when the page doesn't say; each is
+ * within `articleBounds` (extract/index.ts), so a record always fits a Firestore document.
+ */
 export interface Article {
   /** The headline, without site suffixes such as " | Site". */
   title: string | null;
@@ -12,7 +15,7 @@ export interface Article {
   publishedAtRaw: string | null;
   /** Last modification date, ISO 8601 in the same form as `publishedAt`. */
   modifiedAt: string | null;
-  /** Section headings (h2–h4) of the main content, in document order. */
+  /** Section headings (h2–h4) of the main content, in document order (the first 100; see articleBounds). */
   outline: string[];
   /** The description, or the first sentences of the main content. */
   summary: string | null;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { extractArticle } from '../../../functions/src/extract';
+import { articleBounds, clipText, extractArticle } from '../../../functions/src/extract';
 
 const NOW = Date.parse('2026-01-01T00:00:00Z');
 /** 24 words. */
@@ -170,6 +170,35 @@ describe('extractArticle', () => {
       assert.equal(a.siteName, 'Harbour News');
       assert.equal(a.author, 'Jo Fisher');
       assert.equal(a.language, 'en-GB');
+    });
+  });
+
+  describe('bounds of the record', () => {
+    it('keeps a hostile page within a Firestore document: text cut at a word, overlong URLs dropped, the first 100 headings', () => {
+      const headings = Array.from({ length: 2000 }, (_, i) => `<h2>Section ${i} ${'long '.repeat(30)}</h2><p>${PROSE}</p>`).join('');
+      const html = page(
+        `<title>${'Title words '.repeat(100)}</title><meta name="description" content="${'word '.repeat(100_000)}">` +
+          `<meta property="og:image" content="https://img.example.com/${'a'.repeat(5000)}.png"><meta property="og:site_name" content="${'Site '.repeat(100)}">`,
+        `<article>${headings}</article>`,
+      );
+      const a = extract(html);
+      assert.equal(a.outline.length, articleBounds.outlineEntries);
+      assert.equal(a.outline[0], `Section 0 ${'long '.repeat(30)}`.trim());
+      assert.ok(a.description !== null && a.description.length <= articleBounds.descriptionChars && a.description.endsWith('word…'), a.description ?? 'null');
+      assert.equal(a.summary, a.description);
+      assert.ok(a.title !== null && a.title.length <= articleBounds.titleChars && a.title.endsWith('…'));
+      assert.ok(a.siteName !== null && a.siteName.length <= articleBounds.nameChars && a.siteName.endsWith('Site…'), a.siteName ?? 'null');
+      assert.equal(a.bannerImage, null);
+      assert.ok(Buffer.byteLength(JSON.stringify(a)) < 64 * 1024);
+    });
+
+    it('leaves ordinary values alone and never cuts inside a surrogate pair', () => {
+      assert.equal(clipText('short', 10), 'short');
+      assert.equal(clipText(null, 10), null);
+      assert.equal(clipText('one two three four five', 12), 'one two…');
+      const emoji = clipText('😀'.repeat(50), 11);
+      assert.equal(emoji, `${'😀'.repeat(5)}…`);
+      assert.doesNotMatch(emoji ?? '', /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/);
     });
   });
 });
