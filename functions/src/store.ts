@@ -254,7 +254,8 @@ function articleData(record: ArticleRecord): DocumentData {
 
 /**
  * How concurrent single-article reads and writes share RPCs (see batching.ts). A commit holds at
- * most 20 articles, to stay far below Firestore's 10 MiB request limit with large outlines.
+ * most 20 articles: with records within the extractor's bounds (~40 KB at most, articleBounds) that
+ * stays far below Firestore's 10 MiB request limit.
  */
 export const articleBatching: { reads: GroupLimits; writes: GroupLimits } = {
   reads: { maxInFlight: 2, maxBatch: 100 },
@@ -267,15 +268,18 @@ export function firestoreStore(firestore: Firestore, prefix = ''): ArticleStore 
   const portfolios = firestore.collection(`${prefix}${collections.portfolios}`);
   const articleRef = (urlKey: string): DocumentReference => articles.doc(urlKey);
 
+  const getArticles = async (urlKeys: string[]): Promise<(ArticleRecord | null)[]> => {
+    if (urlKeys.length === 0) return [];
+    const snapshots = await firestore.getAll(...urlKeys.map(articleRef));
+    return snapshots.map((snapshot, index) => (snapshot.exists ? articleFromData(urlKeys[index] ?? snapshot.id, snapshot.data() ?? {}) : null));
+  };
+
   // Concurrent deliveries' reads go out as one getAll (a key asked twice is read once).
   const readArticle = groupCalls<string, ArticleRecord | null>(async (urlKeys) => {
     const unique = [...new Set(urlKeys)];
-    const snapshots = await firestore.getAll(...unique.map(articleRef));
-    const byKey = new Map(unique.map((urlKey, index) => [urlKey, snapshots[index]]));
-    return urlKeys.map((urlKey) => {
-      const snapshot = byKey.get(urlKey);
-      return snapshot?.exists ? articleFromData(urlKey, snapshot.data() ?? {}) : null;
-    });
+    const records = await getArticles(unique);
+    const byKey = new Map(unique.map((urlKey, index) => [urlKey, records[index] ?? null]));
+    return urlKeys.map((urlKey) => byKey.get(urlKey) ?? null);
   }, articleBatching.reads);
 
   // Concurrent blind writes go out as one commit; for a key written twice the later record wins, as
@@ -329,11 +333,7 @@ export function firestoreStore(firestore: Firestore, prefix = ''): ArticleStore 
       if (error !== null) throw error;
     },
 
-    async getArticles(urlKeys) {
-      if (urlKeys.length === 0) return [];
-      const snapshots = await firestore.getAll(...urlKeys.map(articleRef));
-      return snapshots.map((snapshot, index) => (snapshot.exists ? articleFromData(urlKeys[index] ?? snapshot.id, snapshot.data() ?? {}) : null));
-    },
+    getArticles,
 
     async createPortfolio(portfolio) {
       const { portfolioId, ...data } = portfolio;
