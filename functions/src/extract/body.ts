@@ -82,6 +82,26 @@ export function mainText(main: MainContent | null, limit = 2000): string {
   return main.roots.map((r: Element) => textOf(r, main.skip, limit)).join(' ').trim();
 }
 
+/**
+ * The first `keep` characters of `text` in whole code points (a cut inside a surrogate pair leaves a
+ * string Firestore refuses), cut back to the last space if it lies beyond `minCut`, marked with "…".
+ */
+function cutWithEllipsis(text: string, keep: number, minCut: number): string {
+  let window = '';
+  for (const char of text) {
+    if (window.length + char.length > keep) break;
+    window += char;
+  }
+  const space = window.lastIndexOf(' ');
+  return `${(space > minCut ? window.slice(0, space) : window).trimEnd()}…`;
+}
+
+/** `text` in at most `max` characters, cut at a word boundary when one is near, with "…" marking the cut. */
+export function clipText(text: string | null, max: number): string | null {
+  if (text === null || text.length <= max) return text;
+  return cutWithEllipsis(text, max - 1, max / 2);
+}
+
 /** The first sentences of the text, up to about `max` characters, cut at a sentence end when possible. */
 export function firstSentences(text: string, max = 300): string | null {
   const t = collapse(text);
@@ -91,7 +111,6 @@ export function firstSentences(text: string, max = 300): string | null {
   const ends = [...window.matchAll(/[.!?](?=\s|$)|[。！？]/g)];
   const last = ends.length ? ends[ends.length - 1]! : null;
   if (last && (last.index ?? 0) > max / 3) return window.slice(0, (last.index ?? 0) + 1);
-  const space = window.lastIndexOf(' ');
-  return (space > max / 2 ? window.slice(0, space) : window) + '…';
+  return cutWithEllipsis(t, max, max / 2);
 }
 

@@ -1,4 +1,4 @@
-import { firstSentences, readBody } from './body';
+import { clipText, firstSentences, readBody } from './body';
 import { bannerImageRules } from './image';
 import { authorRules, canonicalUrlRules, descriptionRules, languageRules, siteNameRules } from './metadata';
 import { createPage } from './page';
@@ -9,6 +9,7 @@ import { titleRules } from './title';
 import type { Article } from './types';
 
 export type { Article } from './types';
+export { clipText } from './body';
 
 /** Options of {@link extractArticle}. */
 export interface ExtractOptions {
@@ -51,21 +52,9 @@ export const articleBounds = {
   urlChars: 2048,
 } as const;
 
-/** `text` in at most `max` characters, cut at a word boundary when one is near, with "…" marking the cut. */
-export function clipText(text: string | null, max: number): string | null {
-  if (text === null || text.length <= max) return text;
-  // Whole code points only: a cut inside a surrogate pair leaves a string Firestore refuses.
-  let window = '';
-  for (const char of text) {
-    if (window.length + char.length > max - 1) break;
-    window += char;
-  }
-  const space = window.lastIndexOf(' ');
-  return `${(space > max / 2 ? window.slice(0, space) : window).trimEnd()}…`;
-}
-
-function boundedUrl(url: string | null): string | null {
-  return url !== null && url.length > articleBounds.urlChars ? null : url;
+/** Null for a value longer than `max`: a cut URL or language tag would be a wrong one. */
+function unlessLonger(value: string | null, max: number): string | null {
+  return value !== null && value.length > max ? null : value;
 }
 
 /** The record within {@link articleBounds}. */
@@ -77,11 +66,11 @@ function bounded(article: Article): Article {
     publishedAtRaw: clipText(article.publishedAtRaw, b.publishedAtRawChars),
     outline: article.outline.slice(0, b.outlineEntries),
     summary: clipText(article.summary, b.summaryChars),
-    bannerImage: boundedUrl(article.bannerImage),
-    canonicalUrl: boundedUrl(article.canonicalUrl),
+    bannerImage: unlessLonger(article.bannerImage, b.urlChars),
+    canonicalUrl: unlessLonger(article.canonicalUrl, b.urlChars),
     siteName: clipText(article.siteName, b.nameChars),
     author: clipText(article.author, b.nameChars),
-    language: article.language !== null && article.language.length > b.languageChars ? null : article.language,
+    language: unlessLonger(article.language, b.languageChars),
     description: clipText(article.description, b.descriptionChars),
   };
 }

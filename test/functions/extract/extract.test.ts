@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { articleBounds, clipText, extractArticle } from '../../../functions/src/extract';
+import { firstSentences } from '../../../functions/src/extract/body';
 
 const NOW = Date.parse('2026-01-01T00:00:00Z');
 /** 24 words. */
@@ -198,7 +199,12 @@ describe('extractArticle', () => {
       assert.equal(clipText('one two three four five', 12), 'one two…');
       const emoji = clipText('😀'.repeat(50), 11);
       assert.equal(emoji, `${'😀'.repeat(5)}…`);
-      assert.doesNotMatch(emoji ?? '', /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/);
+      const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+      assert.doesNotMatch(emoji ?? '', loneSurrogate);
+      // A summary from body text with no sentence end and no space: 300 code units would end mid-pair.
+      const summary = firstSentences(`a${'😀'.repeat(200)}`);
+      assert.ok(summary !== null && summary.length <= 301 && summary.endsWith('…'));
+      assert.doesNotMatch(summary, loneSurrogate);
     });
   });
 });
