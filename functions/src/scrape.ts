@@ -12,6 +12,7 @@
 import type { Config } from './config';
 import type { Article } from './extract/types';
 import { FetchError, type FetchedPage } from './fetch/types';
+import { PageTooComplex } from './isolation/parseBudget';
 import {
   fieldsFromArticle,
   isTransientStorageError,
@@ -291,7 +292,13 @@ export async function scrape(body: unknown, deps: ScrapeDeps): Promise<ScrapeOut
       try {
         article = deps.extract(page.html, page.finalUrl);
       } catch (error) {
-        // extractArticle promises never to throw; if it does, a retry would throw again.
+        if (error instanceof PageTooComplex) {
+          throw new PermanentFailure(
+            'page-too-complex',
+            `${page.finalUrl} was not read: ${error.message}. Such pages are refused so that one page cannot stall the other articles being scraped; retrying will not help.`,
+          );
+        }
+        // extractArticle promises to throw nothing else; if it does, a retry would throw again.
         throw new PermanentFailure('extract-failed', `The page could not be read as an article: ${describe(error)}`);
       }
     } catch (error) {

@@ -1,4 +1,5 @@
 import { load } from 'cheerio/slim';
+import { parseWithinBudget } from '../isolation/parseBudget';
 import type { CheerioAPI } from 'cheerio/slim';
 import type { AnyNode, Element } from 'domhandler';
 
@@ -11,9 +12,11 @@ import type { AnyNode, Element } from 'domhandler';
  * contents as raw text (so JSON-LD arrives untouched) and decodes entities — enough for reading.
  * Unclosed containers simply extend to the end of their parent, which the rules below tolerate; every
  * walk here is iterative, so a page of ten thousand unclosed `<div>`s cannot overflow the stack.
+ * The parse itself is bounded (isolation/parseBudget.ts): a page past the node or nesting budget
+ * throws PageTooComplex, which extractArticle passes on.
  */
 export function parseHtml(html: string): CheerioAPI {
-  return load(html, { xml: { xmlMode: false, decodeEntities: true } });
+  return load(parseWithinBudget(html), { xml: { xmlMode: false, decodeEntities: true } });
 }
 
 export type { AnyNode, Element };

@@ -1,6 +1,7 @@
 import { clipText, firstSentences, readBody } from './body';
 import { bannerImageRules } from './image';
 import { authorRules, canonicalUrlRules, descriptionRules, languageRules, siteNameRules } from './metadata';
+import { PageTooComplex } from '../isolation/parseBudget';
 import { createPage } from './page';
 import type { Page } from './page';
 import { modifiedRules, publishedRules } from './published';
@@ -79,7 +80,8 @@ function bounded(article: Article): Article {
  * Extracts the article record from a page's HTML. `pageUrl` is the URL the HTML was fetched from
  * (after redirects); relative URLs resolve against it (or the page's `<base href>`).
  *
- * Pure and synchronous, and never throws: each field is an ordered list of rules (see the field
+ * Pure and synchronous, and throws only PageTooComplex (a page past the parse budget, which no
+ * field could be read from in bounded time): each field is an ordered list of rules (see the field
  * modules), and a rule that fails makes only its own field null.
  */
 export function extractArticle(html: string, pageUrl: string, options: ExtractOptions = {}): Article {
@@ -87,7 +89,8 @@ export function extractArticle(html: string, pageUrl: string, options: ExtractOp
   let page: Page;
   try {
     page = createPage(typeof html === 'string' ? html : '', pageUrl, now);
-  } catch {
+  } catch (error) {
+    if (error instanceof PageTooComplex) throw error;
     return { ...EMPTY, outline: [] };
   }
   const value = <T>(hit: { value: T } | null): T | null => (hit ? hit.value : null);
