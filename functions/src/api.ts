@@ -183,6 +183,7 @@ export function portfolioArticleView(url: string, article: ArticleRecord | null)
     status: article?.status ?? 'queued',
     title: article?.title ?? null,
     publishedAt: article?.publishedAt ?? null,
+    authors: article?.authors ?? [],
     outline: article?.outline ?? [],
     readingTimeMinutes: article?.readingTimeMinutes ?? null,
     bannerImage: article?.bannerImage ?? null,

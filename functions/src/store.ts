@@ -122,6 +122,7 @@ export function emptyFields(): ArticleFields {
     declaredCanonicalUrl: null,
     siteName: null,
     author: null,
+    authors: [],
     language: null,
     description: null,
   };
@@ -142,6 +143,7 @@ export function fieldsFromArticle(article: Article): ArticleFields {
     declaredCanonicalUrl: article.canonicalUrl,
     siteName: article.siteName,
     author: article.author,
+    authors: article.authors,
     language: article.language,
     description: article.description,
   };
@@ -230,6 +232,8 @@ export function articleFromData(urlKey: string, data: DocumentData): ArticleReco
     declaredCanonicalUrl: str(data.declaredCanonicalUrl),
     siteName: str(data.siteName),
     author: str(data.author),
+    // Records written before `authors` existed have only `author`.
+    authors: Array.isArray(data.authors) ? data.authors.filter((name): name is string => typeof name === 'string') : str(data.author) ? [str(data.author)!] : [],
     language: str(data.language),
     description: str(data.description),
   };

@@ -210,7 +210,7 @@ describe('api (through functions-framework)', () => {
     assert.deepEqual(response.body.counts, { queued: 1, done: 1, failed: 1 });
     assert.equal(response.body.createdAt, '2026-03-01T12:00:00.000Z');
     const [doneView, failedView, queuedView] = response.body.articles;
-    assert.deepEqual(doneView, { url: 'https://example.com/a', status: 'done', title: 'A', publishedAt: null, outline: ['Intro'], readingTimeMinutes: 4, bannerImage: null, attempts: 1 });
+    assert.deepEqual(doneView, { url: 'https://example.com/a', status: 'done', title: 'A', publishedAt: null, authors: [], outline: ['Intro'], readingTimeMinutes: 4, bannerImage: null, attempts: 1 });
     assert.deepEqual(failedView.error, { code: 'http-404', message: 'Not found.', at: at.toISOString() });
     assert.equal(queuedView.status, 'queued');
     assert.equal(queuedView.error, undefined);

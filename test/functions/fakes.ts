@@ -125,6 +125,7 @@ export function article(title: string): Article {
     canonicalUrl: null,
     siteName: null,
     author: null,
+    authors: [],
     language: 'en',
     description: null,
   };

@@ -12,6 +12,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { WORDS_PER_MINUTE } from '../../functions/src/extract/readingTime';
 
 /** What the extractor should find on `/articles/{n}` (and `/flaky/{n}` once it works). */
 export interface ExpectedArticle {
@@ -34,7 +35,6 @@ export interface ArticleSite {
 }
 
 const WORDS = ['river', 'stone', 'quiet', 'measure', 'harbour', 'lantern', 'orbit', 'signal', 'meadow', 'copper', 'thread', 'window'];
-const WORDS_PER_MINUTE = 230;
 
 function paragraph(seed: number, words: number): string {
   const out: string[] = [];

@@ -1,6 +1,7 @@
 import { clipText, firstSentences, readBody } from './body';
 import { bannerImageRules } from './image';
-import { authorRules, canonicalUrlRules, descriptionRules, languageRules, siteNameRules } from './metadata';
+import { findAuthors } from './authors';
+import { canonicalUrlRules, descriptionRules, languageRules, siteNameRules } from './metadata';
 import { PageTooComplex } from '../isolation/parseBudget';
 import { createPage } from './page';
 import type { Page } from './page';
@@ -31,6 +32,7 @@ const EMPTY: Article = {
   canonicalUrl: null,
   siteName: null,
   author: null,
+  authors: [],
   language: null,
   description: null,
 };
@@ -48,6 +50,7 @@ export const articleBounds = {
   summaryChars: 1000,
   descriptionChars: 1000,
   nameChars: 200,
+  authors: 10,
   publishedAtRawChars: 100,
   languageChars: 35,
   urlChars: 2048,
@@ -71,6 +74,7 @@ function bounded(article: Article): Article {
     canonicalUrl: unlessLonger(article.canonicalUrl, b.urlChars),
     siteName: clipText(article.siteName, b.nameChars),
     author: clipText(article.author, b.nameChars),
+    authors: article.authors.slice(0, b.authors).map((name) => clipText(name, b.nameChars)!),
     language: unlessLonger(article.language, b.languageChars),
     description: clipText(article.description, b.descriptionChars),
   };
@@ -91,7 +95,7 @@ export function extractArticle(html: string, pageUrl: string, options: ExtractOp
     page = createPage(typeof html === 'string' ? html : '', pageUrl, now);
   } catch (error) {
     if (error instanceof PageTooComplex) throw error;
-    return { ...EMPTY, outline: [] };
+    return { ...EMPTY, outline: [], authors: [] };
   }
   const value = <T>(hit: { value: T } | null): T | null => (hit ? hit.value : null);
 
@@ -100,6 +104,7 @@ export function extractArticle(html: string, pageUrl: string, options: ExtractOp
   const modified = value(firstGood(modifiedRules, page));
   const description = value(firstGood(descriptionRules, page));
   const main = guarded(() => page.main(), null);
+  const authors = guarded(() => findAuthors(page), []);
   const body = guarded(() => readBody(main, title), { outline: [], wordCount: 0, readingTimeMinutes: 0, opening: '' });
 
   return bounded({
@@ -114,7 +119,8 @@ export function extractArticle(html: string, pageUrl: string, options: ExtractOp
     bannerImage: value(firstGood(bannerImageRules, page)),
     canonicalUrl: value(firstGood(canonicalUrlRules, page)),
     siteName: value(firstGood(siteNameRules, page)),
-    author: value(firstGood(authorRules, page)),
+    author: authors[0] ?? null,
+    authors,
     language: value(firstGood(languageRules, page)),
     description,
   });

@@ -1,4 +1,4 @@
-import { attr, collapse, textOf } from './dom';
+import { attr, collapse } from './dom';
 import { deref, nodesWith, stringsOf } from './jsonld';
 import type { Page } from './page';
 import type { Rule } from './rules';
@@ -48,53 +48,6 @@ export const siteNameRules: readonly Rule<Page, string>[] = [
     },
   },
   metaRule('application-name', 'application-name', 'apple-mobile-web-app-title'),
-];
-
-/** Author names are people or organisations, not profile URLs. */
-function authorName(v: string): string | null {
-  const c = collapse(v).replace(/^by\s+/i, '');
-  // Profile links ("https://…", "www.facebook.com/name") are not names.
-  if (c === '' || /^(?:https?:\/\/|www\.)|^[\w-]+(?:\.[\w-]+)+\//i.test(c) || c.length > 120) return null;
-  return c;
-}
-
-export const authorRules: readonly Rule<Page, string>[] = [
-  {
-    name: 'jsonld.author',
-    run: (page) => {
-      for (const n of nodesWith(page.jsonLd(), 'author')) {
-        const names = stringsOf(deref(n['author'], page.jsonLd()), ['name']).map(authorName).filter((s): s is string => s !== null);
-        if (names.length) return [...new Set(names)].join(', ');
-      }
-      return null;
-    },
-  },
-  {
-    name: 'meta.author',
-    run: (page) => {
-      for (const key of ['author', 'article:author', 'parsely-author', 'sailthru.author', 'dc.creator', 'dcterms.creator', 'byl']) {
-        const name = authorName(page.firstMeta(key) ?? '');
-        if (name) return name;
-      }
-      return null;
-    },
-  },
-  {
-    name: 'microdata/rel.author',
-    run: (page) => {
-      const candidates = [
-        ...page.withItemprop().filter((el) => /\bauthor\b/i.test(el.attribs['itemprop'] ?? '')),
-        ...page.byTag('a').filter((el) => /\bauthor\b/i.test(el.attribs['rel'] ?? '')),
-      ];
-      for (const el of candidates) {
-        if (el.name === 'meta') continue;
-        const nameEl = page.$(el).find('[itemprop~=name]')[0];
-        const v = authorName(nameEl ? textOf(nameEl) : textOf(el));
-        if (v) return v;
-      }
-      return null;
-    },
-  },
 ];
 
 /** Normalises "en_US"/"EN-us" to a BCP 47 tag ("en-US"). */

@@ -28,7 +28,13 @@ export interface Article {
   /** The page's canonical URL (absolute http(s)), if it declares one. */
   canonicalUrl: string | null;
   siteName: string | null;
+  /** The first of `authors`, or null (kept for records written before `authors`). */
   author: string | null;
+  /**
+   * Who wrote the article, people before organisations (a publisher is named only when no person is):
+   * see extract/authors.ts. At most 10 names.
+   */
+  authors: string[];
   /** BCP 47 language tag, e.g. "en" or "ja". */
   language: string | null;
   description: string | null;
