@@ -6,8 +6,11 @@
 import { ConfigError, parseConfig } from '../functions/src/config';
 import { topology, type RetryBackoff } from '../functions/src/topology';
 
-/** Why the program refused to run: `invalid-config` (a config key) or `missing-build` (no compiled code). */
-export type InfraErrorCode = 'invalid-config' | 'missing-build';
+/**
+ * Why the program refused to run: `invalid-config` (a config key), `missing-build` (no compiled
+ * code) or `invalid-lockfile` (package-lock.json missing or not describing the runtime dependencies).
+ */
+export type InfraErrorCode = 'invalid-config' | 'missing-build' | 'invalid-lockfile';
 
 /** Thrown before any resource is declared; `key` names the `pulumi config` key to fix, when there is one. */
 export class InfraError extends Error {

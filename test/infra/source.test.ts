@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import ts from 'typescript';
-import { hashTree, productionPackageJson } from '../../infra/source';
+import { LockfileError, productionLockfile, runtimeClosure, type LockFile } from '../../infra/lockfile';
+import { hashTree, prepareSource, productionManifest, productionPackageJson, productionLockfileText } from '../../infra/source';
 import { FakeBuild } from './mocks';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -65,7 +68,7 @@ describe('infra: source archive', () => {
     const manifest = JSON.parse(
       productionPackageJson(
         { name: 'portfolio-scraper', version: '1.2.3', dependencies: { undici: '^7.30.2', cheerio: '1.2.0' } },
-        { packages: { 'node_modules/undici': { version: '7.30.9' } } },
+        { packages: { 'node_modules/undici': { version: '7.30.9' }, 'node_modules/cheerio': { version: '1.2.0' } } },
       ),
     ) as Record<string, unknown>;
     assert.deepEqual(manifest, {
@@ -81,7 +84,7 @@ describe('infra: source archive', () => {
   it('deploys every runtime dependency of this repository and none of its tooling', () => {
     const root = path.resolve(__dirname, '../..');
     const rootPackage = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
-    const lock = JSON.parse(readFileSync(path.join(root, 'package-lock.json'), 'utf8')) as object;
+    const lock = JSON.parse(readFileSync(path.join(root, 'package-lock.json'), 'utf8')) as LockFile;
     const manifest = JSON.parse(productionPackageJson(rootPackage, lock)) as { dependencies: Record<string, string>; scripts?: unknown };
     assert.deepEqual(Object.keys(manifest.dependencies).sort(), Object.keys(rootPackage.dependencies).sort());
     assert.ok('@google-cloud/functions-framework' in manifest.dependencies, 'the runtime starts functions-framework');
@@ -105,14 +108,92 @@ describe('infra: source archive', () => {
     assert.ok(packages.has('@google-cloud/functions-framework'));
   });
 
+  it('refuses a runtime dependency the lock does not pin, rather than deploying a range', () => {
+    assert.throws(() => productionPackageJson({ dependencies: { undici: '^7.30.2' } }, { packages: {} }), LockfileError);
+  });
+
+  it('deploys a lockfile that is, entry for entry, the runtime part of package-lock.json', () => {
+    const rootPackage = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    const lock = JSON.parse(readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')) as LockFile;
+    const manifest = productionManifest(rootPackage, lock);
+    const deployed = JSON.parse(productionLockfileText(manifest, lock)) as LockFile;
+    const deployedPackages = deployed.packages ?? {};
+    // npm itself marks what only development needs with `dev`; everything else is what runs.
+    const runtime = Object.entries(lock.packages ?? {}).filter(([location, entry]) => location !== '' && entry.dev !== true);
+    assert.ok(runtime.length > Object.keys(rootPackage.dependencies).length, 'the lock lists transitive dependencies');
+    assert.deepEqual(Object.keys(deployedPackages).filter((location) => location !== '').sort(), runtime.map(([location]) => location).sort());
+    for (const [location, entry] of runtime) {
+      const { devOptional, ...rest } = entry;
+      assert.deepEqual(deployedPackages[location], devOptional ? { ...rest, optional: true } : rest, `${location} differs from package-lock.json`);
+    }
+    assert.deepEqual(deployedPackages['']?.dependencies, manifest.dependencies);
+    assert.equal(deployed.lockfileVersion, lock.lockfileVersion);
+  });
+
+  it('is a lockfile npm ci accepts for the deployed package.json, installing exactly its packages (offline dry run)', function () {
+    this.timeout(60_000);
+    const rootPackage = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    const lock = JSON.parse(readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')) as LockFile;
+    const dir = mkdtempSync(path.join(tmpdir(), 'infra-npm-ci-'));
+    try {
+      const manifest = productionManifest(rootPackage, lock);
+      writeFileSync(path.join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+      writeFileSync(path.join(dir, 'package-lock.json'), productionLockfileText(manifest, lock));
+      // --offline: nothing may be fetched, so a lock that does not satisfy package.json fails
+      // instead of being re-resolved; --dry-run: the tree is computed, nothing is installed.
+      const result = spawnSync('npm', ['ci', '--dry-run', '--offline', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: dir, encoding: 'utf8', timeout: 50_000 });
+      assert.equal(result.status, 0, result.stderr);
+      const count = Object.keys(JSON.parse(readFileSync(path.join(dir, 'package-lock.json'), 'utf8')).packages).length - 1;
+      assert.match(result.stdout, new RegExp(`added ${count} packages`));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('puts that lockfile next to the package.json in the uploaded archive', async () => {
+    const build = new FakeBuild();
+    try {
+      const source = prepareSource(ROOT, build.dir);
+      const assets = (await source.archive.assets) as Record<string, { text?: Promise<string> }>;
+      assert.deepEqual(Object.keys(assets).sort(), ['functions', 'package-lock.json', 'package.json']);
+      const manifest = JSON.parse((await assets['package.json']!.text)!) as ReturnType<typeof productionManifest>;
+      const lock = JSON.parse(readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')) as LockFile;
+      assert.equal(await assets['package-lock.json']!.text, productionLockfileText(manifest, lock));
+    } finally {
+      build.remove();
+    }
+  });
+
+  it('prunes by following dependencies as Node resolves them: nested copies, optional and peer dependencies', () => {
+    const lock: LockFile = {
+      lockfileVersion: 3,
+      packages: {
+        '': { name: 'app', dependencies: { a: '^1.0.0' }, devDependencies: { tool: '^1.0.0' } },
+        'node_modules/a': { version: '1.0.0', dependencies: { b: '^2.0.0', c: '^1.0.0' }, optionalDependencies: { gone: '^1.0.0', opt: '^1.0.0' }, peerDependencies: { p: '*' } },
+        'node_modules/a/node_modules/b': { version: '2.0.0', dependencies: { c: '^1.0.0' } },
+        'node_modules/b': { version: '1.0.0', dev: true },
+        'node_modules/c': { version: '1.0.0' },
+        'node_modules/opt': { version: '1.0.0', devOptional: true },
+        'node_modules/p': { version: '3.0.0' },
+        'node_modules/tool': { version: '1.0.0', dev: true, dependencies: { b: '^1.0.0' } },
+      },
+    };
+    assert.deepEqual(runtimeClosure(lock, ['a']), ['node_modules/a', 'node_modules/a/node_modules/b', 'node_modules/c', 'node_modules/opt', 'node_modules/p']);
+    const pruned = productionLockfile(lock, { name: 'app-functions', version: '1.0.0', dependencies: { a: '1.0.0' } });
+    assert.deepEqual(pruned.packages?.['node_modules/opt'], { version: '1.0.0', optional: true });
+    assert.equal(pruned.packages?.['node_modules/b'], undefined);
+    assert.throws(() => runtimeClosure(lock, ['missing']), LockfileError);
+  });
+
   it('hashes the compiled tree so that any change to the code changes the hash', () => {
     const build = new FakeBuild('exports.a = 1;\n');
     try {
-      const first = hashTree(build.dir, '{}');
-      assert.equal(hashTree(build.dir, '{}'), first);
-      assert.notEqual(hashTree(build.dir, '{"dependencies":{}}'), first);
+      const first = hashTree(build.dir, '{}', '{}');
+      assert.equal(hashTree(build.dir, '{}', '{}'), first);
+      assert.notEqual(hashTree(build.dir, '{"dependencies":{}}', '{}'), first);
+      assert.notEqual(hashTree(build.dir, '{}', '{"packages":{}}'), first, 'a lockfile change redeploys');
       build.write('exports.a = 2;\n');
-      assert.notEqual(hashTree(build.dir, '{}'), first);
+      assert.notEqual(hashTree(build.dir, '{}', '{}'), first);
     } finally {
       build.remove();
     }
