@@ -14,3 +14,4 @@ export const deadLetterTopicName = outputs.deadLetterTopicName;
 export const pushSubscriptionName = outputs.pushSubscriptionName;
 export const deadLetterSubscriptionName = outputs.deadLetterSubscriptionName;
 export const deadLetterAuditSubscriptionName = outputs.deadLetterAuditSubscriptionName;
+export const dashboardId = outputs.dashboardId;

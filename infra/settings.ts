@@ -56,6 +56,18 @@ export interface InfraSettings {
   sourceDir: string;
   /** Environment of every function, exactly what `parseConfig` reads. */
   functionEnv: Record<string, string>;
+  /** Alert thresholds and where alerts go. */
+  monitoring: MonitoringSettings;
+}
+
+/** Alerting settings (README "Deploy" says what each alert means). */
+export interface MonitoringSettings {
+  /** E-mail address alerts are sent to; none: incidents only show in Cloud Monitoring. */
+  alertEmail?: string;
+  /** The URL subscription's oldest unacknowledged message may be this old before an alert. */
+  oldestUnackedAgeSeconds: number;
+  /** Share (0–1) of 5xx answers of the scraper over 10 minutes that raises an alert. */
+  scraperErrorRatio: number;
 }
 
 /** Where settings come from: the program's own namespace and the gcp provider's (`gcp:*`). */
@@ -197,6 +209,19 @@ export function readSettings(source: ConfigSource): InfraSettings {
     );
   }
 
+  // A message may legitimately stay unacknowledged through every attempt (each up to the ack
+  // deadline) and every backoff between them; older than that, deliveries are not happening.
+  const longestRetrySeconds = maxDeliveryAttempts * (ackDeadlineSeconds + backoff.maximumBackoffSeconds);
+  const alertEmail = source.app('alertEmail')?.trim() || undefined;
+  if (alertEmail !== undefined && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(alertEmail)) {
+    throw invalid('alertEmail', `expected an e-mail address, got "${alertEmail}"`);
+  }
+  const monitoring: MonitoringSettings = {
+    ...(alertEmail === undefined ? {} : { alertEmail }),
+    oldestUnackedAgeSeconds: integer(source, 'backlogAlertAgeSeconds', longestRetrySeconds, 60, 7 * 24 * 3600),
+    scraperErrorRatio: integer(source, 'scraperErrorRatePercent', 20, 1, 100) / 100,
+  };
+
   return {
     project,
     region,
@@ -210,5 +235,6 @@ export function readSettings(source: ConfigSource): InfraSettings {
     apiInvokers,
     sourceDir: source.app('sourceDir')?.trim() || 'dist',
     functionEnv,
+    monitoring,
   };
 }

@@ -8,6 +8,7 @@ import * as gcp from '@pulumi/gcp';
 import * as pulumi from '@pulumi/pulumi';
 import { topology } from '../functions/src/topology';
 import { FunctionService } from './function';
+import { Monitoring } from './monitoring';
 import { ArticleQueue, type QueueNames } from './queue';
 import { readSettings, type InfraSettings } from './settings';
 import { prepareSource } from './source';
@@ -19,6 +20,8 @@ export const REQUIRED_SERVICES = [
   'cloudfunctions.googleapis.com',
   'firestore.googleapis.com',
   'iam.googleapis.com',
+  'logging.googleapis.com',
+  'monitoring.googleapis.com',
   'pubsub.googleapis.com',
   'run.googleapis.com',
   'storage.googleapis.com',
@@ -50,6 +53,8 @@ export interface StackOutputs {
   pushSubscriptionName: pulumi.Output<string>;
   deadLetterSubscriptionName: pulumi.Output<string>;
   deadLetterAuditSubscriptionName: pulumi.Output<string>;
+  /** Cloud Monitoring dashboard (`projects/…/dashboards/…`). */
+  dashboardId: pulumi.Output<string>;
 }
 
 const REPO_ROOT = path.resolve(__dirname, '..');
@@ -184,6 +189,17 @@ export function deployStack(settings: InfraSettings = settingsFromPulumiConfig()
     afterServices,
   );
 
+  const monitoring = new Monitoring(
+    'monitoring',
+    {
+      project,
+      services: { api: functionNames.api, scraper: functionNames.scraper, recorder: functionNames.recorder },
+      pushSubscription: queue.pushSubscription.name,
+      ...settings.monitoring,
+    },
+    afterServices,
+  );
+
   return {
     apiUrl: api.url,
     scraperUrl: scraper.url,
@@ -193,5 +209,6 @@ export function deployStack(settings: InfraSettings = settingsFromPulumiConfig()
     pushSubscriptionName: queue.pushSubscription.name,
     deadLetterSubscriptionName: queue.deadLetterSubscription.name,
     deadLetterAuditSubscriptionName: queue.deadLetterAuditSubscription.name,
+    dashboardId: monitoring.dashboard.id,
   };
 }
