@@ -1,15 +1,28 @@
 import { status } from '@grpc/grpc-js';
-import { PubSubApiError, alreadyExists, invalidArgument, notFound } from './errors';
-import { parseSubscriptionName, parseTopicName } from './names';
+import { PubSubApiError, alreadyExists, failedPrecondition, invalidArgument, notFound } from './errors';
+import { parseFilter, type MessageFilter } from './filter';
+import { parseSnapshotName, parseSubscriptionName, parseTopicName } from './names';
+import { OrderedKeys } from './ordering';
 import { PushSender, buildPushRequest } from './push';
 import {
   applySubscriptionUpdate,
+  applyTopicUpdate,
   deletedTopic,
   durationSeconds,
+  limits,
   normalizeSubscription,
   normalizeTopic,
 } from './resources';
-import type { PubsubMessage, ReceivedMessage, Subscription, Topic } from './types';
+import {
+  TopicLog,
+  snapshotLifetimeMs,
+  timestampMs,
+  toTimestamp,
+  type RetainedMessage,
+  type SnapshotRecord,
+} from './retention';
+import type { SchemaRegistry } from './schemas';
+import type { PubsubMessage, ReceivedMessage, Snapshot, Subscription, Timestamp, Topic } from './types';
 
 /**
  * Shortest wait before a nacked or expired message is offered again. The real service redelivers
@@ -24,6 +37,9 @@ const pullWaitMs = 2_000;
 /** One message on one subscription, across its deliveries. */
 interface Delivery {
   readonly message: PubsubMessage;
+  /** Publish order (the numeric message id). */
+  readonly seq: number;
+  readonly publishedMs: number;
   /** Deliveries made so far (the real service's delivery_attempt of the latest one). */
   attempts: number;
   /** The ack id of the current lease; a new one per delivery so stale acks are ignored. */
@@ -51,10 +67,25 @@ interface PendingPull {
   timer: NodeJS.Timeout;
 }
 
+/** Lease holders standing for every unary Pull and for push (streams hold keys themselves). */
+const unaryPull = {};
+const pushHolder = {};
+
 interface SubscriptionState {
   resource: Subscription;
+  /** Parsed once at create; non-matching messages are acknowledged on arrival. */
+  filter: MessageFilter;
+  /** Publish order of the first message the subscription received. */
+  firstSeq: number;
+  /** Every message not acknowledged yet (ready, leased, waiting out a backoff, or held behind its key). */
+  unacked: Map<number, Delivery>;
+  /** Deliverable now: messages without an ordering key (or of a subscription without ordering). */
   ready: Delivery[];
+  /** Messages with an ordering key, on a subscription with message ordering. */
+  keys: OrderedKeys<Delivery>;
   outstanding: Map<string, Delivery>;
+  /** Bumped by a seek, so backoffs started before it are dropped. */
+  generation: number;
   consumers: Set<StreamConsumer>;
   pendingPulls: PendingPull[];
   pushesInFlight: number;
@@ -65,6 +96,8 @@ interface SubscriptionState {
 export interface BrokerOptions {
   /** Push requests in flight per subscription. */
   pushConcurrency: number;
+  /** Schemas that topics validate published messages against. */
+  schemas: SchemaRegistry;
 }
 
 /**
@@ -74,6 +107,8 @@ export interface BrokerOptions {
 export class Broker {
   private readonly topics = new Map<string, Topic>();
   private readonly subscriptions = new Map<string, SubscriptionState>();
+  private readonly logs = new Map<string, TopicLog>();
+  private readonly snapshots = new Map<string, SnapshotRecord>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly pusher = new PushSender();
   private nextMessageId = 1;
@@ -86,16 +121,26 @@ export class Broker {
 
   createTopic(input: Topic): Topic {
     const topic = normalizeTopic(input);
+    if (topic.schemaSettings) topic.schemaSettings = this.options.schemas.checkSettings(topic.schemaSettings);
     if (this.topics.has(topic.name)) throw alreadyExists(`Topic already exists (resource=${topic.name}).`);
     this.topics.set(topic.name, topic);
+    this.logs.set(topic.name, new TopicLog());
     return topic;
+  }
+
+  updateTopic(update: Topic, paths: string[]): Topic {
+    const current = this.getTopic(update.name);
+    const next = normalizeTopic(applyTopicUpdate(current, update, paths));
+    if (next.schemaSettings) next.schemaSettings = this.options.schemas.checkSettings(next.schemaSettings);
+    this.topics.set(next.name, next);
+    return next;
   }
 
   getTopic(name: string): Topic {
     parseTopicName(name);
     const topic = this.topics.get(name);
     if (!topic) throw notFound(`Topic not found (resource=${name}).`);
-    return topic;
+    return this.options.schemas.showSettings(topic);
   }
 
   listTopics(project: string): Topic[] {
@@ -110,9 +155,18 @@ export class Broker {
       .sort();
   }
 
+  listTopicSnapshots(topicName: string): string[] {
+    this.getTopic(topicName);
+    return this.liveSnapshots()
+      .filter((s) => s.topic === topicName)
+      .map((s) => s.name)
+      .sort();
+  }
+
   deleteTopic(name: string): void {
     this.getTopic(name);
     this.topics.delete(name);
+    this.logs.delete(name);
     // As on the real service, subscriptions outlive their topic and keep their backlog.
     for (const sub of this.subscriptions.values()) {
       if (sub.resource.topic === name) sub.resource = { ...sub.resource, topic: deletedTopic };
@@ -121,7 +175,7 @@ export class Broker {
 
   /** Stores the messages on every subscription of the topic; returns their ids in order. */
   publish(topicName: string, messages: PubsubMessage[]): string[] {
-    this.getTopic(topicName);
+    const topic = this.getTopic(topicName);
     if (messages.length === 0) throw invalidArgument('Publish needs at least one message.');
     if (messages.length > 1000) {
       throw invalidArgument(`A Publish request carries at most 1000 messages; this one has ${messages.length}.`);
@@ -129,25 +183,74 @@ export class Broker {
     for (const message of messages) checkMessage(message);
     const bytes = messages.reduce((sum, m) => sum + (m.data?.length ?? 0), 0);
     if (bytes > 10 * 1024 * 1024) throw invalidArgument('A Publish request carries at most 10 MB of message data.');
-    return messages.map((message) => this.store(topicName, message));
+    // All or nothing: a message failing its topic's schema fails the whole request, as on the real service.
+    const schemaAttributes = topic.schemaSettings
+      ? messages.map((message) => this.options.schemas.validatePublished(topic.schemaSettings!, message))
+      : null;
+    return messages.map((message, i) =>
+      this.store(
+        topicName,
+        schemaAttributes ? { ...message, attributes: { ...message.attributes, ...schemaAttributes[i] } } : message,
+      ),
+    );
   }
 
   private store(topicName: string, input: PubsubMessage): string {
-    const messageId = String(this.nextMessageId++);
+    const seq = this.nextMessageId++;
+    const messageId = String(seq);
     const now = Date.now();
     const message: PubsubMessage = {
       data: input.data ?? Buffer.alloc(0),
       attributes: { ...(input.attributes ?? {}) },
       messageId,
-      publishTime: { seconds: Math.floor(now / 1000), nanos: (now % 1000) * 1e6 },
+      publishTime: toTimestamp(now),
       orderingKey: input.orderingKey ?? '',
     };
+    const entry: RetainedMessage = { message, seq, publishedMs: now };
     for (const sub of this.subscriptions.values()) {
       if (sub.resource.topic !== topicName || sub.resource.detached) continue;
-      sub.ready.push({ message, attempts: 0, ackId: null, deadline: null, holder: null, abort: null });
-      this.schedulePump(sub);
+      // A message the filter rejects is acknowledged on arrival: never delivered, never dead-lettered.
+      if (!sub.filter(message.attributes!)) continue;
+      this.enqueue(sub, entry);
     }
+    this.logs.get(topicName)?.append(entry, this.retentionMs(topicName, now));
     return messageId;
+  }
+
+  /**
+   * How long the topic must keep a message after delivery: its own retention, that of a subscription
+   * retaining acked messages, and a live snapshot's lifetime; the longest wins (0 = not at all).
+   */
+  private retentionMs(topicName: string, now: number): number {
+    const topic = this.topics.get(topicName);
+    let keep = topic?.messageRetentionDuration ? durationSeconds(topic.messageRetentionDuration) * 1000 : 0;
+    for (const sub of this.subscriptions.values()) {
+      if (sub.resource.topic !== topicName || !sub.resource.retainAckedMessages) continue;
+      keep = Math.max(keep, durationSeconds(sub.resource.messageRetentionDuration) * 1000);
+    }
+    for (const snapshot of this.snapshots.values()) {
+      if (snapshot.topic === topicName && snapshot.expireMs > now) keep = Math.max(keep, snapshotLifetimeMs);
+    }
+    return keep;
+  }
+
+  /** Adds a message to a subscription's backlog, behind its ordering key when the subscription orders. */
+  private enqueue(sub: SubscriptionState, entry: RetainedMessage): void {
+    const delivery: Delivery = {
+      message: entry.message,
+      seq: entry.seq,
+      publishedMs: entry.publishedMs,
+      attempts: 0,
+      ackId: null,
+      deadline: null,
+      holder: null,
+      abort: null,
+    };
+    sub.unacked.set(entry.seq, delivery);
+    const key = orderingKeyOf(sub, delivery);
+    if (key) sub.keys.enqueue(key, delivery);
+    else sub.ready.push(delivery);
+    this.schedulePump(sub);
   }
 
   // ---- subscriptions ----
@@ -160,7 +263,12 @@ export class Broker {
     if (!this.topics.has(resource.topic)) throw notFound(`Topic not found (resource=${resource.topic}).`);
     this.subscriptions.set(resource.name, {
       resource,
+      filter: parseFilter(resource.filter ?? ''),
+      firstSeq: this.nextMessageId,
+      unacked: new Map(),
       ready: [],
+      keys: new OrderedKeys(),
+      generation: 0,
       outstanding: new Map(),
       consumers: new Set(),
       pendingPulls: [],
@@ -222,7 +330,7 @@ export class Broker {
   ): Promise<ReceivedMessage[]> {
     const sub = this.state(name);
     if (!(maxMessages > 0)) throw invalidArgument('Invalid max_messages: it must be greater than 0.');
-    const now = this.take(sub, maxMessages, sub.resource.ackDeadlineSeconds ?? 10, null);
+    const now = this.take(sub, maxMessages, sub.resource.ackDeadlineSeconds ?? 10, null, unaryPull);
     if (now.length > 0 || returnImmediately) return Promise.resolve(now);
     return new Promise((resolve, reject) => {
       const pending: PendingPull = {
@@ -258,9 +366,17 @@ export class Broker {
   acknowledge(name: string, ackIds: string[]): void {
     const sub = this.state(name);
     for (const ackId of ackIds) {
-      this.release(sub, ackId);
+      const delivery = this.release(sub, ackId);
+      if (delivery) this.settled(sub, delivery);
     }
     this.schedulePump(sub);
+  }
+
+  /** A message is done with on this subscription (acked or dead-lettered). */
+  private settled(sub: SubscriptionState, delivery: Delivery): void {
+    sub.unacked.delete(delivery.seq);
+    const key = orderingKeyOf(sub, delivery);
+    if (key) sub.keys.settle(key, delivery);
   }
 
   /** Extends leases, or nacks them with 0 seconds (the client's `nack()`). */
@@ -274,13 +390,140 @@ export class Broker {
       if (!delivery) continue; // expired or already settled: ignored, as on the real service
       if (seconds === 0) {
         this.release(sub, ackId);
-        this.redeliver(sub, delivery);
+        this.failed(sub, delivery);
       } else {
         this.cancel(delivery.deadline);
         delivery.deadline = this.after(seconds * 1000, () => this.expire(sub, ackId));
       }
     }
     this.schedulePump(sub);
+  }
+
+  // ---- snapshots and seek ----
+
+  /**
+   * Takes a snapshot of a subscription: its unacked messages now, and every message its topic
+   * receives from now on, kept for 7 days less the age of the oldest unacked message.
+   */
+  createSnapshot(name: string, subscriptionName: string, labels: Record<string, string> = {}): Snapshot {
+    parseSnapshotName(name, 'name');
+    const sub = this.state(subscriptionName);
+    if (this.liveSnapshot(name)) throw alreadyExists(`Snapshot already exists (resource=${name}).`);
+    if (!this.topics.has(sub.resource.topic)) {
+      throw failedPrecondition(`The topic of subscription ${subscriptionName} was deleted: it can't be snapshotted.`);
+    }
+    const now = Date.now();
+    const unacked = [...sub.unacked.values()]
+      .sort((a, b) => a.seq - b.seq)
+      .map((d): RetainedMessage => ({ message: d.message, seq: d.seq, publishedMs: d.publishedMs }));
+    const record: SnapshotRecord = {
+      name,
+      topic: sub.resource.topic,
+      labels: { ...labels },
+      expireMs: (unacked[0]?.publishedMs ?? now) + snapshotLifetimeMs,
+      unacked,
+      fromSeq: this.nextMessageId,
+    };
+    this.snapshots.set(name, record);
+    return showSnapshot(record);
+  }
+
+  getSnapshot(name: string): Snapshot {
+    return showSnapshot(this.snapshot(name));
+  }
+
+  listSnapshots(project: string): Snapshot[] {
+    return this.liveSnapshots()
+      .filter((s) => s.name.startsWith(`projects/${project}/`))
+      .sort(byName)
+      .map(showSnapshot);
+  }
+
+  updateSnapshot(update: Snapshot, paths: string[]): Snapshot {
+    const record = this.snapshot(update.name, 'snapshot.name');
+    if (paths.length === 0) throw invalidArgument('Invalid update_mask: it must name at least one field to update.');
+    for (const path of paths.map(snakeCase)) {
+      if (path === 'labels') record.labels = { ...(update.labels ?? {}) };
+      else if (path === 'expire_time') {
+        const expireMs = timestampMs(update.expireTime);
+        if (expireMs <= Date.now()) throw invalidArgument('Invalid expire_time: it must be in the future.');
+        record.expireMs = expireMs;
+      } else {
+        throw invalidArgument(`Invalid update_mask: the field "${path}" cannot be updated. Updatable fields: labels, expire_time.`);
+      }
+    }
+    return showSnapshot(record);
+  }
+
+  deleteSnapshot(name: string): void {
+    this.snapshot(name);
+    this.snapshots.delete(name);
+  }
+
+  /**
+   * Seek to a time: messages published before it count as acknowledged, those published at or after it
+   * (still unacked, or retained: by the topic's retention, or the subscription's when it retains acked
+   * messages) are delivered again; a time in the future purges the backlog. Seek to a snapshot: the
+   * backlog becomes the snapshot's unacked messages and everything published since it was taken.
+   * Outstanding leases end; acks for them are ignored.
+   */
+  seek(subscriptionName: string, target: { time?: Timestamp | null; snapshot?: string }): void {
+    const sub = this.state(subscriptionName);
+    let backlog: RetainedMessage[];
+    const log = this.logs.get(sub.resource.topic);
+    if (target.snapshot) {
+      const snapshot = this.snapshot(target.snapshot, 'snapshot');
+      if (snapshot.topic !== sub.resource.topic) {
+        throw failedPrecondition(
+          `Snapshot ${snapshot.name} is of topic ${snapshot.topic} and subscription ${subscriptionName} of ` +
+            `${sub.resource.topic}: a subscription can only seek to a snapshot of its own topic.`,
+        );
+      }
+      backlog = [...snapshot.unacked, ...(log?.select((e) => e.seq >= snapshot.fromSeq) ?? [])];
+    } else if (target.time) {
+      const fromMs = timestampMs(target.time);
+      const now = Date.now();
+      const topic = this.topics.get(sub.resource.topic);
+      const topicKeepMs = topic?.messageRetentionDuration ? durationSeconds(topic.messageRetentionDuration) * 1000 : 0;
+      const subKeepMs = sub.resource.retainAckedMessages
+        ? durationSeconds(sub.resource.messageRetentionDuration ?? { seconds: limits.defaultRetentionSeconds }) * 1000
+        : 0;
+      const retained = (e: RetainedMessage): boolean =>
+        (topicKeepMs > 0 && e.publishedMs >= now - topicKeepMs) ||
+        (subKeepMs > 0 && e.seq >= sub.firstSeq && e.publishedMs >= now - subKeepMs);
+      backlog = [
+        ...[...sub.unacked.values()].filter((d) => d.publishedMs >= fromMs),
+        ...(log?.select((e) => e.publishedMs >= fromMs && retained(e)) ?? []),
+      ];
+    } else {
+      throw invalidArgument('Seek needs a time or a snapshot.');
+    }
+    const bySeq = new Map<number, RetainedMessage>();
+    for (const entry of backlog) {
+      if (sub.filter(entry.message.attributes ?? {})) bySeq.set(entry.seq, entry);
+    }
+    this.clearBacklog(sub);
+    for (const entry of [...bySeq.values()].sort((a, b) => a.seq - b.seq)) this.enqueue(sub, entry);
+    this.schedulePump(sub);
+  }
+
+  private liveSnapshots(): SnapshotRecord[] {
+    const now = Date.now();
+    for (const [name, record] of this.snapshots) if (record.expireMs <= now) this.snapshots.delete(name);
+    return [...this.snapshots.values()];
+  }
+
+  private liveSnapshot(name: string): SnapshotRecord | undefined {
+    const record = this.snapshots.get(name);
+    if (record && record.expireMs <= Date.now()) this.snapshots.delete(name);
+    return this.snapshots.get(name);
+  }
+
+  private snapshot(name: string, field = 'snapshot'): SnapshotRecord {
+    parseSnapshotName(name, field);
+    const record = this.liveSnapshot(name);
+    if (!record) throw notFound(`Snapshot does not exist (resource=${name}).`);
+    return record;
   }
 
   // ---- delivery engine ----
@@ -298,38 +541,53 @@ export class Broker {
   private pump(sub: SubscriptionState): void {
     const endpoint = sub.resource.pushConfig?.pushEndpoint;
     if (endpoint) {
-      while (sub.ready.length > 0 && sub.pushesInFlight < this.options.pushConcurrency) {
-        this.push(sub, endpoint, sub.ready.shift()!);
+      while (sub.pushesInFlight < this.options.pushConcurrency) {
+        // One outstanding push per ordering key; messages without a key go in publish order.
+        const delivery = sub.keys.take(pushHolder, 1, true)[0] ?? sub.ready.shift();
+        if (!delivery) break;
+        this.push(sub, endpoint, delivery);
       }
       return;
     }
     const deadline = sub.resource.ackDeadlineSeconds ?? 10;
-    while (sub.ready.length > 0 && sub.pendingPulls.length > 0) {
-      const pending = sub.pendingPulls.shift()!;
+    while (this.available(sub) > 0 && sub.pendingPulls.length > 0) {
+      const pending = sub.pendingPulls[0]!;
+      const batch = this.take(sub, pending.max, deadline, null, unaryPull);
+      // What is left may be ordered messages held by a stream: the pull keeps waiting.
+      if (batch.length === 0) break;
+      sub.pendingPulls.shift();
       this.cancel(pending.timer);
-      pending.resolve(this.take(sub, pending.max, deadline, null));
+      pending.resolve(batch);
     }
     // Spread the backlog over the open streams (the client opens five) within their flow control.
     const consumers = [...sub.consumers];
-    for (let i = 0; i < consumers.length && sub.ready.length > 0; i++) {
+    for (let i = 0; i < consumers.length && this.available(sub) > 0; i++) {
       const consumer = consumers[(sub.nextConsumer + i) % consumers.length]!;
       const room =
         consumer.maxOutstandingMessages > 0 ? consumer.maxOutstandingMessages - consumer.outstanding : Infinity;
-      const share = Math.ceil(sub.ready.length / (consumers.length - i));
+      const share = Math.ceil(this.available(sub) / (consumers.length - i));
       const count = Math.min(room, share);
       if (count <= 0) continue;
-      consumer.deliver(this.take(sub, count, consumer.ackDeadlineSeconds, consumer));
+      const batch = this.take(sub, count, consumer.ackDeadlineSeconds, consumer, consumer);
+      if (batch.length > 0) consumer.deliver(batch);
     }
     sub.nextConsumer = consumers.length > 0 ? (sub.nextConsumer + 1) % consumers.length : 0;
   }
 
+  private available(sub: SubscriptionState): number {
+    return sub.ready.length + sub.keys.available;
+  }
+
+  /** Leases up to `max` messages: ordered keys this holder may take first, then messages without a key. */
   private take(
     sub: SubscriptionState,
     max: number,
     deadlineSeconds: number,
     holder: StreamConsumer | null,
+    keyHolder: object,
   ): ReceivedMessage[] {
-    const batch = sub.ready.splice(0, max);
+    const batch = sub.keys.available > 0 ? sub.keys.take(keyHolder, max, false) : [];
+    if (batch.length < max) batch.push(...sub.ready.splice(0, max - batch.length));
     return batch.map((delivery) => {
       const ackId = this.lease(sub, delivery, deadlineSeconds, holder);
       const received: ReceivedMessage = { ackId, message: delivery.message };
@@ -374,25 +632,48 @@ export class Broker {
     const delivery = this.release(sub, ackId);
     if (!delivery) return;
     abort?.abort();
-    this.redeliver(sub, delivery);
+    this.failed(sub, delivery);
   }
 
-  /** After a failed delivery: dead-letter it when attempts are used up, else offer it again after the backoff. */
-  private redeliver(sub: SubscriptionState, delivery: Delivery): void {
+  /**
+   * After a failed delivery (its lease already ended): dead-letter it when attempts are used up, else
+   * offer it again after the backoff. On an ordered subscription the key's later leased messages are
+   * taken back and wait behind it, so none of them overtakes it.
+   */
+  private failed(sub: SubscriptionState, delivery: Delivery): void {
     const policy = sub.resource.deadLetterPolicy;
-    if (policy?.deadLetterTopic && delivery.attempts >= (policy.maxDeliveryAttempts ?? 5)) {
-      if (this.topics.has(policy.deadLetterTopic)) {
-        this.deadLetter(sub, delivery, policy.deadLetterTopic);
-        return;
-      }
-      // The dead-letter topic was deleted: keep the message and retry it, like the real service
-      // keeps it until forwarding succeeds.
+    // With the dead-letter topic deleted, the message is kept and retried, as the real service keeps
+    // it until forwarding succeeds.
+    const deadLetterTopic =
+      policy?.deadLetterTopic &&
+      delivery.attempts >= (policy.maxDeliveryAttempts ?? 5) &&
+      this.topics.has(policy.deadLetterTopic)
+        ? policy.deadLetterTopic
+        : null;
+    const key = orderingKeyOf(sub, delivery);
+    if (key) {
+      for (const later of sub.keys.fail(key, delivery, deadLetterTopic !== null)) this.revoke(sub, later);
     }
+    if (deadLetterTopic) {
+      sub.unacked.delete(delivery.seq);
+      this.deadLetter(sub, delivery, deadLetterTopic);
+      this.schedulePump(sub);
+      return;
+    }
+    const generation = sub.generation;
     this.after(this.backoffMs(sub, delivery.attempts), () => {
-      if (this.subscriptions.get(sub.resource.name) !== sub) return;
-      sub.ready.push(delivery);
+      if (this.subscriptions.get(sub.resource.name) !== sub || sub.generation !== generation) return;
+      if (key) sub.keys.unblock(key);
+      else sub.ready.push(delivery);
       this.schedulePump(sub);
     });
+  }
+
+  /** Ends a lease the broker takes back (a later message of a failed key): its ack will be ignored. */
+  private revoke(sub: SubscriptionState, delivery: Delivery): void {
+    const abort = delivery.abort;
+    if (delivery.ackId) this.release(sub, delivery.ackId);
+    abort?.abort();
   }
 
   /**
@@ -428,6 +709,7 @@ export class Broker {
   private push(sub: SubscriptionState, endpoint: string, delivery: Delivery): void {
     const deadlineSeconds = sub.resource.ackDeadlineSeconds ?? 10;
     const ackId = this.lease(sub, delivery, deadlineSeconds, null);
+    const generation = sub.generation;
     const abort = new AbortController();
     delivery.abort = abort;
     const request = buildPushRequest(
@@ -439,9 +721,13 @@ export class Broker {
     void this.pusher.send(endpoint, request, abort.signal).then((acked) => {
       sub.pushesInFlight -= 1;
       if (this.closed) return;
-      // If the deadline already expired, the lease is gone and this answer no longer counts.
-      const current = this.release(sub, ackId);
-      if (current && !acked) this.redeliver(sub, current);
+      // If the deadline already expired (or a seek reset the backlog), the lease is gone and this
+      // answer no longer counts.
+      const current = sub.generation === generation ? this.release(sub, ackId) : undefined;
+      if (current) {
+        if (acked) this.settled(sub, current);
+        else this.failed(sub, current);
+      }
       if (this.subscriptions.get(sub.resource.name) === sub) this.schedulePump(sub);
     });
   }
@@ -463,13 +749,23 @@ export class Broker {
     this.timers.delete(timer);
   }
 
-  private dispose(sub: SubscriptionState, error: PubSubApiError): void {
+  /** Drops every lease and queued message of the subscription (a seek, a delete). */
+  private clearBacklog(sub: SubscriptionState): void {
     for (const delivery of sub.outstanding.values()) {
       this.cancel(delivery.deadline);
       delivery.abort?.abort();
+      if (delivery.holder) delivery.holder.outstanding -= 1;
+      delivery.holder = null;
     }
     sub.outstanding.clear();
     sub.ready = [];
+    sub.keys.clear();
+    sub.unacked.clear();
+    sub.generation += 1;
+  }
+
+  private dispose(sub: SubscriptionState, error: PubSubApiError): void {
+    this.clearBacklog(sub);
     for (const pending of sub.pendingPulls) {
       this.cancel(pending.timer);
       pending.reject(error);
@@ -498,10 +794,25 @@ export class Broker {
     for (const sub of this.subscriptions.values()) this.dispose(sub, error(sub.resource.name));
     this.subscriptions.clear();
     this.topics.clear();
+    this.logs.clear();
+    this.snapshots.clear();
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
   }
 }
+
+const showSnapshot = (record: SnapshotRecord): Snapshot => ({
+  name: record.name,
+  topic: record.topic,
+  expireTime: toTimestamp(record.expireMs),
+  labels: { ...record.labels },
+});
+
+const snakeCase = (path: string): string => path.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+/** The key a message waits behind, or '' when it is delivered without ordering. */
+const orderingKeyOf = (sub: SubscriptionState, delivery: Delivery): string =>
+  sub.resource.enableMessageOrdering ? (delivery.message.orderingKey ?? '') : '';
 
 const byName = (a: { name: string }, b: { name: string }): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 

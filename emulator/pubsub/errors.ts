@@ -21,3 +21,9 @@ export const notFound = (message: string): PubSubApiError => new PubSubApiError(
 
 export const alreadyExists = (message: string): PubSubApiError =>
   new PubSubApiError(status.ALREADY_EXISTS, message);
+
+export const failedPrecondition = (message: string): PubSubApiError =>
+  new PubSubApiError(status.FAILED_PRECONDITION, message);
+
+/** UNIMPLEMENTED naming what the Node-native emulator does not do. */
+export const unimplemented = (message: string): PubSubApiError => new PubSubApiError(status.UNIMPLEMENTED, message);

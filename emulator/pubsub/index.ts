@@ -1,7 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { Broker } from './broker';
 import { loadPubSubProtos } from './protos';
-import { publisherHandlers, subscriberHandlers, withUnimplemented } from './service';
+import { SchemaRegistry } from './schemas';
+import { publisherHandlers, schemaHandlers, subscriberHandlers, withUnimplemented } from './service';
 
 /** Options of {@link startPubSubEmulator}. */
 export interface PubSubEmulatorOptions {
@@ -39,7 +40,8 @@ export async function startPubSubEmulator(options: PubSubEmulatorOptions = {}): 
     throw new RangeError(`pushConcurrency must be a positive integer, got ${pushConcurrency}.`);
   }
   const protos = loadPubSubProtos();
-  const broker = new Broker({ pushConcurrency });
+  const schemas = new SchemaRegistry();
+  const broker = new Broker({ pushConcurrency, schemas });
   // Publish requests may carry up to 10 MB of messages.
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 20 * 1024 * 1024 });
   server.addService(
@@ -50,7 +52,10 @@ export async function startPubSubEmulator(options: PubSubEmulatorOptions = {}): 
     protos.subscriber,
     withUnimplemented('google.pubsub.v1.Subscriber', protos.subscriber, subscriberHandlers(broker)),
   );
-  server.addService(protos.schemaService, withUnimplemented('google.pubsub.v1.SchemaService', protos.schemaService, {}));
+  server.addService(
+    protos.schemaService,
+    withUnimplemented('google.pubsub.v1.SchemaService', protos.schemaService, schemaHandlers(schemas)),
+  );
 
   const address = bindHost.includes(':') ? `[${bindHost}]` : bindHost;
   const port = await new Promise<number>((resolve, reject) => {
@@ -70,7 +75,10 @@ export async function startPubSubEmulator(options: PubSubEmulatorOptions = {}): 
   return {
     host: `${address}:${port}`,
     port,
-    reset: () => broker.reset(),
+    reset: () => {
+      broker.reset();
+      schemas.clear();
+    },
     stop: () => {
       stopped ??= (async () => {
         await broker.close();

@@ -15,7 +15,7 @@ const resourceId = /^[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}$/;
 // Project ids are looser on the emulators (any segment without a slash); both emulators accept test ids.
 const projectId = /^[^/]+$/;
 
-function parse(name: string, collection: 'topics' | 'subscriptions', field: string): ResourceName {
+function parse(name: string, collection: 'topics' | 'subscriptions' | 'snapshots' | 'schemas', field: string): ResourceName {
   const parts = typeof name === 'string' ? name.split('/') : [];
   const [projects, project, kind, id] = parts;
   const valid =
@@ -49,3 +49,9 @@ export function parseProjectName(name: string): string {
   if (!match) throw invalidArgument(`Invalid project name: (project=${String(name)}). Expected projects/{project}.`);
   return match[1]!;
 }
+
+/** Parses and validates a snapshot name; throws INVALID_ARGUMENT naming the field otherwise. */
+export const parseSnapshotName = (name: string, field = 'snapshot'): ResourceName => parse(name, 'snapshots', field);
+
+/** Parses and validates a schema name; throws INVALID_ARGUMENT naming the field otherwise. */
+export const parseSchemaName = (name: string, field = 'name'): ResourceName => parse(name, 'schemas', field);

@@ -40,7 +40,28 @@ export function normalizeTopic(input: Topic): Topic {
     topic.messageRetentionDuration = input.messageRetentionDuration;
   }
   if (input.kmsKeyName) topic.kmsKeyName = input.kmsKeyName;
+  if (input.messageStoragePolicy) topic.messageStoragePolicy = input.messageStoragePolicy;
+  // Checked against the schema registry by the broker.
+  if (input.schemaSettings) topic.schemaSettings = input.schemaSettings;
   return topic;
+}
+
+/** Fields UpdateTopic may change, by their snake_case mask path. */
+const updatableTopicFields: Record<string, keyof Topic> = {
+  labels: 'labels',
+  message_storage_policy: 'messageStoragePolicy',
+  kms_key_name: 'kmsKeyName',
+  schema_settings: 'schemaSettings',
+  message_retention_duration: 'messageRetentionDuration',
+};
+
+/**
+ * Applies the fields named in `paths` from `update` onto `current` (a field named but absent in
+ * `update` is cleared, as on the real service). Throws INVALID_ARGUMENT for an empty mask or a field
+ * that can't be updated.
+ */
+export function applyTopicUpdate(current: Topic, update: Topic, paths: string[]): Topic {
+  return applyMask(current, update, paths, updatableTopicFields, 'UpdateTopicRequest');
 }
 
 function checkRetention(duration: Duration, field: string): void {
@@ -168,21 +189,32 @@ const snakeCase = (path: string): string => path.replace(/[A-Z]/g, (c) => `_${c.
  * or a field that can't be updated.
  */
 export function applySubscriptionUpdate(current: Subscription, update: Subscription, paths: string[]): Subscription {
-  if (paths.length === 0) {
-    throw invalidArgument('Invalid update_mask: it must name at least one field to update.');
+  if (paths.map(snakeCase).includes('filter')) {
+    // The real service documents the filter as immutable after creation.
+    throw invalidArgument('Invalid update_mask: the filter of a subscription cannot be changed after it is created.');
   }
-  const next: Subscription = { ...current };
-  const target = next as unknown as Record<string, unknown>;
-  const source = update as unknown as Record<string, unknown>;
+  return applyMask(current, update, paths, updatableFields, 'UpdateSubscriptionRequest');
+}
+
+function applyMask<T extends object>(
+  current: T,
+  update: T,
+  paths: string[],
+  fields: Record<string, keyof T>,
+  request: string,
+): T {
+  if (paths.length === 0) {
+    throw invalidArgument(`Invalid update_mask in the ${request}: it must name at least one field to update.`);
+  }
+  const next: T = { ...current };
   for (const raw of paths) {
-    const path = snakeCase(raw);
-    const field = updatableFields[path];
+    const field = fields[snakeCase(raw)];
     if (!field) {
       throw invalidArgument(
-        `Invalid update_mask: the field "${raw}" cannot be updated. Updatable fields: ${Object.keys(updatableFields).join(', ')}.`,
+        `Invalid update_mask in the ${request}: the field "${raw}" cannot be updated. Updatable fields: ${Object.keys(fields).join(', ')}.`,
       );
     }
-    target[field] = source[field];
+    next[field] = update[field];
   }
   return next;
 }

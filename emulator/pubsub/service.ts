@@ -2,7 +2,8 @@ import * as grpc from '@grpc/grpc-js';
 import type { Broker, StreamConsumer } from './broker';
 import { PubSubApiError, invalidArgument } from './errors';
 import { parseProjectName } from './names';
-import type { PubsubMessage, PushConfig, Subscription, Topic } from './types';
+import type { SchemaRegistry, SchemaView } from './schemas';
+import type { PubsubMessage, PushConfig, Schema, Snapshot, Subscription, Timestamp, Topic } from './types';
 
 type Unary<Req, Res> = (request: Req, call: grpc.ServerUnaryCall<Req, Res>) => Res | Promise<Res>;
 type Handlers = Record<string, grpc.UntypedHandleCall>;
@@ -48,6 +49,14 @@ export function publisherHandlers(broker: Broker): Handlers {
     ListTopicSubscriptions: unary((req: { topic: string; pageSize?: number; pageToken?: string }) => {
       const { items, next } = page(broker.listTopicSubscriptions(req.topic), req.pageSize, req.pageToken);
       return { subscriptions: items, nextPageToken: next };
+    }),
+    UpdateTopic: unary((req: { topic?: Topic; updateMask?: { paths?: string[] } }) => {
+      if (!req.topic) throw invalidArgument('UpdateTopic needs a topic.');
+      return broker.updateTopic(req.topic, req.updateMask?.paths ?? []);
+    }),
+    ListTopicSnapshots: unary((req: { topic: string; pageSize?: number; pageToken?: string }) => {
+      const { items, next } = page(broker.listTopicSnapshots(req.topic), req.pageSize, req.pageToken);
+      return { snapshots: items, nextPageToken: next };
     }),
     DeleteTopic: unary((req: { topic: string }) => {
       broker.deleteTopic(req.topic);
@@ -101,6 +110,65 @@ export function subscriberHandlers(broker: Broker): Handlers {
       },
     ),
     StreamingPull: streamingPull(broker),
+    CreateSnapshot: unary((req: { name: string; subscription: string; labels?: Record<string, string> }) =>
+      broker.createSnapshot(req.name, req.subscription, req.labels),
+    ),
+    GetSnapshot: unary((req: { snapshot: string }) => broker.getSnapshot(req.snapshot)),
+    ListSnapshots: unary((req: { project: string; pageSize?: number; pageToken?: string }) => {
+      const all = broker.listSnapshots(parseProjectName(req.project));
+      const { items, next } = page(all, req.pageSize, req.pageToken);
+      return { snapshots: items, nextPageToken: next };
+    }),
+    UpdateSnapshot: unary((req: { snapshot?: Snapshot; updateMask?: { paths?: string[] } }) => {
+      if (!req.snapshot) throw invalidArgument('UpdateSnapshot needs a snapshot.');
+      return broker.updateSnapshot(req.snapshot, req.updateMask?.paths ?? []);
+    }),
+    DeleteSnapshot: unary((req: { snapshot: string }) => {
+      broker.deleteSnapshot(req.snapshot);
+      return empty;
+    }),
+    Seek: unary((req: { subscription: string; time?: Timestamp | null; snapshot?: string }) => {
+      broker.seek(req.subscription, { time: req.time, snapshot: req.snapshot });
+      return empty;
+    }),
+  };
+}
+
+/** SchemaService methods (google.pubsub.v1.SchemaService), for Avro schemas. */
+export function schemaHandlers(schemas: SchemaRegistry): Handlers {
+  type Listing = { parent?: string; name?: string; view?: SchemaView; pageSize?: number; pageToken?: string };
+  return {
+    CreateSchema: unary((req: { parent: string; schema?: Schema; schemaId: string }) =>
+      schemas.create(req.parent, req.schemaId, req.schema),
+    ),
+    GetSchema: unary((req: { name: string; view?: SchemaView }) => schemas.get(req.name, req.view || 'FULL')),
+    ListSchemas: unary((req: Listing) => {
+      const { items, next } = page(schemas.list(req.parent ?? '', req.view || 'BASIC'), req.pageSize, req.pageToken);
+      return { schemas: items, nextPageToken: next };
+    }),
+    ListSchemaRevisions: unary((req: Listing) => {
+      const { items, next } = page(schemas.listRevisions(req.name ?? '', req.view || 'BASIC'), req.pageSize, req.pageToken);
+      return { schemas: items, nextPageToken: next };
+    }),
+    CommitSchema: unary((req: { name: string; schema?: Schema }) => schemas.commit(req.name, req.schema)),
+    RollbackSchema: unary((req: { name: string; revisionId: string }) => schemas.rollback(req.name, req.revisionId)),
+    DeleteSchemaRevision: unary((req: { name: string; revisionId?: string }) =>
+      schemas.deleteRevision(req.name, req.revisionId),
+    ),
+    DeleteSchema: unary((req: { name: string }) => {
+      schemas.delete(req.name);
+      return empty;
+    }),
+    ValidateSchema: unary((req: { parent: string; schema?: Schema }) => {
+      schemas.validateSchema(req.parent, req.schema);
+      return empty;
+    }),
+    ValidateMessage: unary(
+      (req: { parent: string; name?: string; schema?: Schema; message?: Buffer; encoding?: string }) => {
+        schemas.validateMessage(req.parent, { name: req.name, schema: req.schema }, req.message, req.encoding);
+        return empty;
+      },
+    ),
   };
 }
 

@@ -49,12 +49,38 @@ export interface Subscription {
   state?: string;
 }
 
+export interface SchemaSettings {
+  schema?: string;
+  encoding?: 'ENCODING_UNSPECIFIED' | 'JSON' | 'BINARY';
+  firstRevisionId?: string;
+  lastRevisionId?: string;
+}
+
 export interface Topic {
   name: string;
   labels?: Record<string, string>;
+  messageStoragePolicy?: { allowedPersistenceRegions?: string[]; enforceInTransit?: boolean } | null;
   messageRetentionDuration?: Duration | null;
   kmsKeyName?: string;
+  schemaSettings?: SchemaSettings | null;
   state?: string;
+}
+
+export interface Snapshot {
+  name: string;
+  topic?: string;
+  expireTime?: Timestamp | null;
+  labels?: Record<string, string>;
+}
+
+export type SchemaType = 'TYPE_UNSPECIFIED' | 'PROTOCOL_BUFFER' | 'AVRO';
+
+export interface Schema {
+  name: string;
+  type?: SchemaType;
+  definition?: string;
+  revisionId?: string;
+  revisionCreateTime?: Timestamp | null;
 }
 
 export interface PubsubMessage {

@@ -39,9 +39,16 @@ describe('Node-native Pub/Sub emulator', () => {
 
   it('answers UNIMPLEMENTED naming the method for RPCs it does not cover', async () => {
     const topic = await createTopic();
-    await assert.rejects(topic.setMetadata({ labels: { a: 'b' } }), grpcError(status.UNIMPLEMENTED, /Publisher\.UpdateTopic/));
     const [subscription] = await topic.createSubscription(unique('sub'));
-    await assert.rejects(subscription.seek(new Date()), grpcError(status.UNIMPLEMENTED, /Subscriber\.Seek/));
+    const publisher = new v1.PublisherClient(pubsub.options as ConstructorParameters<typeof v1.PublisherClient>[0]);
+    try {
+      await assert.rejects(
+        publisher.detachSubscription({ subscription: subscription.name }),
+        grpcError(status.UNIMPLEMENTED, /google\.pubsub\.v1\.Publisher\.DetachSubscription is not implemented/),
+      );
+    } finally {
+      await publisher.close();
+    }
   });
 
   it('validates subscriptions as the real service documents (pubsub.proto)', async () => {
