@@ -60,6 +60,24 @@ forEachLane('Pub/Sub conformance: schemas', (lane) => {
     await assert.rejects(c.schemas.getSchema({ name }), grpcError(status.NOT_FOUND));
   });
 
+  it('rolls back to a revision and deletes a revision (not the last one)', async () => {
+    const id = c.unique('article');
+    const name = `${project}/schemas/${id}`;
+    const [v1] = await c.schemas.createSchema({ parent: project, schemaId: id, schema: { type: 'AVRO', definition: JSON.stringify(article) } });
+    const [v2] = await c.schemas.commitSchema({ name, schema: { name, type: 'AVRO', definition: JSON.stringify(articleV2) } });
+    const [rolledBack] = await c.schemas.rollbackSchema({ name, revisionId: v1.revisionId! });
+    assert.ok(![v1.revisionId, v2.revisionId].includes(rolledBack.revisionId));
+    assert.deepEqual(JSON.parse(rolledBack.definition!), article);
+    assert.equal((await c.schemas.getSchema({ name }))[0].revisionId, rolledBack.revisionId);
+
+    await c.schemas.deleteSchemaRevision({ name: `${name}@${v2.revisionId}` });
+    const [revisions] = await c.schemas.listSchemaRevisions({ name }, { autoPaginate: false });
+    assert.deepEqual(revisions.map((r) => r.revisionId).sort(), [v1.revisionId, rolledBack.revisionId].sort());
+    await assert.rejects(c.schemas.getSchema({ name: `${name}@${v2.revisionId}` }), grpcError(status.NOT_FOUND));
+    await assert.rejects(c.schemas.rollbackSchema({ name, revisionId: 'deadbeef' }), grpcError(status.NOT_FOUND));
+    await c.schemas.deleteSchema({ name });
+  });
+
   it('validates schemas and messages (JSON and binary) without a topic', async () => {
     await c.schemas.validateSchema({ parent: project, schema: { type: 'AVRO', definition: JSON.stringify(article) } });
     await assert.rejects(
