@@ -13,9 +13,16 @@
 import type { Request, Response } from '@google-cloud/functions-framework';
 import type { Config } from './config';
 import type { Logger } from './log';
+import { asSeenDuringRound } from './portfolio/retry';
+import { portfolioRoutes, type LoadedPortfolio } from './portfolio/routes';
+import { parseTerminalBitmap } from './portfolio/terminal';
+import { createRouter, type RouteHandler } from './routing';
 import type { UrlMessage } from './scrape';
-import { isTransientStorageError, type ArticleRecord, type ArticleStore, type ErrorRecord, type PortfolioRecord } from './store';
+import { ApiError, storageError } from './apiError';
+import { type ArticleRecord, type ArticleStore, type ErrorRecord, type PortfolioRecord } from './store';
 import { canonicalizeUrl, isWellFormed, type HostBlockCheck, type UrlRejectionCode } from './urls';
+
+export { ApiError } from './apiError';
 
 /** Publishes one message per URL and settles each (fulfilled with the message id, or rejected). */
 export type PublishUrls = (messages: UrlMessage[]) => Promise<PromiseSettledResult<string>[]>;
@@ -28,20 +35,6 @@ export interface ApiDeps {
   blockReason: HostBlockCheck;
   now: () => Date;
   log: Logger;
-}
-
-/** An answer other than success: HTTP status, stable code, a sentence to act on, optional details. */
-export class ApiError extends Error {
-  constructor(
-    readonly status: 400 | 404 | 405 | 413 | 415 | 500 | 503,
-    readonly code: string,
-    message: string,
-    readonly details?: Record<string, unknown>,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-    this.name = 'ApiError';
-  }
 }
 
 /** A URL the API refused, with why. */
@@ -203,31 +196,31 @@ export function portfolioView(portfolio: PortfolioRecord, articles: (ArticleReco
   return { portfolioId: portfolio.portfolioId, name: portfolio.name, createdAt: iso(portfolio.createdAt), counts, articles: views };
 }
 
+/**
+ * GET /portfolios/{id}?terminal=…: the articles that were read (those the caller does not hold as
+ * terminal), each with its `index`, counted among themselves; `total` is the portfolio's size.
+ */
+export function pollView(loaded: LoadedPortfolio): Record<string, unknown> {
+  const { portfolio, indexes, articles } = loaded;
+  const counts = { queued: 0, done: 0, failed: 0 };
+  const views = indexes.map((index, position) => {
+    const article = articles[position] ?? null;
+    counts[article?.status ?? 'queued'] += 1;
+    return { index, ...portfolioArticleView(portfolio.urls[index] ?? '', article) };
+  });
+  return { portfolioId: portfolio.portfolioId, name: portfolio.name, createdAt: iso(portfolio.createdAt), total: portfolio.urls.length, counts, articles: views };
+}
+
 /** GET /articles?url=…: the whole record. */
 export function articleView(article: ArticleRecord): Record<string, unknown> {
   const { lastError, scrapedAt, terminalAt: _terminalAt, createdAt, updatedAt, ...rest } = article;
   return { ...rest, lastError: errorView(lastError) ?? null, scrapedAt: iso(scrapedAt), createdAt: iso(createdAt), updatedAt: iso(updatedAt) };
 }
 
-function sendError(res: Response, error: ApiError): void {
-  for (const [name, value] of Object.entries(error.headers)) res.set(name, value);
-  res.status(error.status).json({ error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) } });
-}
-
-function storageError(error: unknown): ApiError {
-  if (isTransientStorageError(error)) {
-    return new ApiError(503, 'storage-unavailable', 'The database is unavailable right now; try again in a few seconds.', undefined, { 'Retry-After': '5' });
-  }
-  return new ApiError(500, 'internal-error', 'Something went wrong on our side; the request was not completed.');
-}
-
-function methodNotAllowed(method: string, allowed: string[]): ApiError {
-  return new ApiError(405, 'method-not-allowed', `${method} is not supported here; use ${allowed.join(' or ')}.`, undefined, { Allow: allowed.join(', ') });
-}
-
 /** Creates the `api` HTTP function. */
 export function createApi(deps: ApiDeps): (req: Request, res: Response) => Promise<void> {
   const { store, log } = deps;
+  const statusUrlOf = (req: Request, portfolioId: string): string => `${req.protocol}://${req.get('host') ?? 'localhost'}/portfolios/${portfolioId}`;
 
   async function submit(req: Request, res: Response): Promise<Record<string, unknown>> {
     const submission = parseSubmission(req, deps.config.api);
@@ -251,7 +244,7 @@ export function createApi(deps: ApiDeps): (req: Request, res: Response) => Promi
     // The portfolio document and the messages go out together; 202 only once both are confirmed.
     // Article records are created by the scraper on first delivery (the status view counts a URL
     // without one as queued): writing 1,000 of them here would cost more than the rest of the request.
-    const statusUrl = `${req.protocol}://${req.get('host') ?? 'localhost'}/portfolios/${portfolioId}`;
+    const statusUrl = statusUrlOf(req, portfolioId);
     const [recorded, results] = await Promise.all([
       store.createPortfolio(portfolio).then(
         () => null,
@@ -300,18 +293,40 @@ export function createApi(deps: ApiDeps): (req: Request, res: Response) => Promi
     }
   }
 
-  async function showPortfolio(portfolioId: string, res: Response): Promise<Record<string, unknown>> {
+  /** Reads the portfolio and the articles `read` picks (default all), shown as the current retry round sees them. */
+  async function loadPortfolio(portfolioId: string, options: { raw?: boolean; read?: (portfolio: PortfolioRecord) => number[] } = {}): Promise<LoadedPortfolio> {
     if (!PORTFOLIO_ID.test(portfolioId)) throw new ApiError(404, 'portfolio-not-found', `There is no portfolio ${portfolioId}.`);
-    let view: Record<string, unknown>;
     try {
       const portfolio = await store.getPortfolio(portfolioId);
       if (portfolio === null) throw new ApiError(404, 'portfolio-not-found', `There is no portfolio ${portfolioId}.`);
-      view = portfolioView(portfolio, await store.getArticles(portfolio.urlKeys));
+      const indexes = options.read ? options.read(portfolio) : portfolio.urlKeys.map((_key, index) => index);
+      const urlKeys = indexes.map((index) => portfolio.urlKeys[index] ?? '');
+      const stored = await store.getArticles(urlKeys);
+      return { portfolio, indexes, articles: options.raw ? stored : asSeenDuringRound(stored, urlKeys, portfolio.retryRound) };
     } catch (error) {
       throw error instanceof ApiError ? error : storageError(error);
     }
-    res.status(200).json(view);
-    return { portfolioId };
+  }
+
+  async function showPortfolio(req: Request, res: Response): Promise<Record<string, unknown>> {
+    const portfolioId = String(req.params.portfolioId);
+    const exported = /^(.*)\.(csv|json)$/.exec(portfolioId);
+    if (exported) return portfolioPages.exportAs(exported[2] as 'csv' | 'json')(exported[1] ?? '', res);
+    if (req.query.terminal === undefined) {
+      const { portfolio, articles } = await loadPortfolio(portfolioId);
+      res.status(200).json(portfolioView(portfolio, articles));
+      return { portfolioId };
+    }
+    // A poll: only the articles the caller does not already hold as done or failed are read.
+    let known: ((index: number) => boolean) | undefined;
+    const loaded = await loadPortfolio(portfolioId, {
+      read: (portfolio) => {
+        known = parseTerminalBitmap(req.query.terminal, portfolio.urls.length);
+        return portfolio.urls.map((_url, index) => index).filter((index) => !known?.(index));
+      },
+    });
+    res.status(200).json(pollView(loaded));
+    return { portfolioId, read: loaded.indexes.length };
   }
 
   async function showArticle(req: Request, res: Response): Promise<Record<string, unknown>> {
@@ -332,43 +347,27 @@ export function createApi(deps: ApiDeps): (req: Request, res: Response) => Promi
     return { urlKey: result.urlKey };
   }
 
-  async function route(req: Request, res: Response): Promise<Record<string, unknown>> {
-    const path = req.path.length > 1 ? req.path.replace(/\/+$/, '') : req.path;
-    const method = req.method === 'HEAD' ? 'GET' : req.method;
-    if (path === '/healthz') {
-      if (method !== 'GET') throw methodNotAllowed(req.method, ['GET']);
-      res.status(200).json({ status: 'ok' });
-      return {};
-    }
-    if (path === '/portfolios') {
-      if (method !== 'POST') throw methodNotAllowed(req.method, ['POST']);
-      return submit(req, res);
-    }
-    const portfolioMatch = /^\/portfolios\/([^/]+)$/.exec(path);
-    if (portfolioMatch) {
-      if (method !== 'GET') throw methodNotAllowed(req.method, ['GET']);
-      return showPortfolio(portfolioMatch[1] ?? '', res);
-    }
-    if (path === '/articles') {
-      if (method !== 'GET') throw methodNotAllowed(req.method, ['GET']);
-      return showArticle(req, res);
-    }
-    throw new ApiError(404, 'not-found', `Nothing is served at ${path}; see POST /portfolios, GET /portfolios/{id}, GET /articles?url=…`);
-  }
+  const portfolioPages = portfolioRoutes({ store, publishUrls: deps.publishUrls, now: deps.now, loadPortfolio, portfolioView, statusUrl: statusUrlOf });
 
-  return async (req, res) => {
-    const started = Date.now();
-    let fields: Record<string, unknown> = {};
-    try {
-      fields = await route(req, res);
-    } catch (thrown) {
-      const error = thrown instanceof ApiError ? thrown : new ApiError(500, 'internal-error', 'Something went wrong on our side; the request was not completed.');
-      if (!(thrown instanceof ApiError) || error.status >= 500) {
-        log({ severity: 'ERROR', message: `${req.method} ${req.path} failed: ${thrown instanceof Error ? thrown.message : String(thrown)}`, code: error.code });
-      }
-      if (!res.headersSent) sendError(res, error);
-      fields = { code: error.code };
-    }
-    log({ severity: res.statusCode >= 500 ? 'ERROR' : res.statusCode >= 400 ? 'WARNING' : 'INFO', message: `${req.method} ${req.path} ${res.statusCode}`, outcome: String(res.statusCode), durationMs: Date.now() - started, ...fields });
+  const health: RouteHandler = async (_req, res) => {
+    res.status(200).json({ status: 'ok' });
+    return {};
   };
+
+  return createRouter(
+    [
+      { path: '/healthz', methods: { GET: health } },
+      { path: '/portfolios', methods: { POST: submit } },
+      { path: '/portfolios/:portfolioId', methods: { GET: showPortfolio } },
+      { path: '/portfolios/:portfolioId/retry', methods: { POST: portfolioPages.retry } },
+      { path: '/articles', methods: { GET: showArticle } },
+    ],
+    {
+      log,
+      isHttpError: (error): error is ApiError => error instanceof ApiError,
+      methodNotAllowed: (method, allowed) =>
+        new ApiError(405, 'method-not-allowed', `${method} is not supported here; use ${allowed.join(' or ')}.`, undefined, { Allow: allowed.join(', ') }),
+      notFound: (path) => new ApiError(404, 'not-found', `Nothing is served at ${path}; see POST /portfolios, GET /portfolios/{id}, GET /articles?url=…`),
+    },
+  );
 }

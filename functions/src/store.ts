@@ -12,6 +12,7 @@
 import { Firestore, Timestamp, type DocumentData, type DocumentReference } from '@google-cloud/firestore';
 import { groupCalls, type GroupLimits } from './batching';
 import type { Article } from './extract/types';
+import { retryRoundFromData, type RetryRound } from './portfolio/retry';
 import { collections } from './topology';
 
 /** Where an article is in its life. `queued` until the scraper or the dead-letter recorder decides. */
@@ -67,6 +68,8 @@ export interface PortfolioRecord {
   urls: string[];
   /** `urlKey` of each entry of `urls`. */
   urlKeys: string[];
+  /** The last retry round asked for (POST /portfolios/{id}/retry); see portfolio/retry.ts. */
+  retryRound?: RetryRound | null;
 }
 
 /** The identity of an article: the URL as submitted, its canonical form and key. */
@@ -103,6 +106,8 @@ export interface ArticleStore {
   getPortfolio(portfolioId: string): Promise<PortfolioRecord | null>;
   /** Rewrites the portfolio's URL list (after some URLs could not be queued). */
   setPortfolioUrls(portfolioId: string, urls: string[], urlKeys: string[]): Promise<void>;
+  /** Records the portfolio's latest retry round. */
+  setRetryRound(portfolioId: string, round: RetryRound): Promise<void>;
   /** A new random portfolio id. */
   newPortfolioId(): string;
 }
@@ -247,6 +252,7 @@ function portfolioFromData(portfolioId: string, data: DocumentData): PortfolioRe
     createdAt: toDate(data.createdAt) ?? new Date(0),
     urls: strings(data.urls),
     urlKeys: strings(data.urlKeys),
+    retryRound: retryRoundFromData(data.retryRound),
   };
 }
 
@@ -351,6 +357,10 @@ export function firestoreStore(firestore: Firestore, prefix = ''): ArticleStore 
 
     async setPortfolioUrls(portfolioId, urls, urlKeys) {
       await portfolios.doc(portfolioId).update({ urls, urlKeys });
+    },
+
+    async setRetryRound(portfolioId, round) {
+      await portfolios.doc(portfolioId).update({ retryRound: round });
     },
 
     newPortfolioId() {

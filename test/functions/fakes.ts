@@ -3,6 +3,7 @@
  */
 import type { Article } from '../../functions/src/extract/types';
 import { FetchError, type FetchedPage } from '../../functions/src/fetch/types';
+import type { RetryRound } from '../../functions/src/portfolio/retry';
 import type { Delivery, UrlMessage } from '../../functions/src/scrape';
 import type { ArticleRecord, ArticleStore, PortfolioRecord } from '../../functions/src/store';
 import { canonicalizeUrl } from '../../functions/src/urls';
@@ -58,6 +59,12 @@ export class MemoryStore implements ArticleStore {
   async setPortfolioUrls(portfolioId: string, urls: string[], urlKeys: string[]): Promise<void> {
     const portfolio = this.portfolios.get(portfolioId);
     if (portfolio) this.portfolios.set(portfolioId, { ...portfolio, urls, urlKeys });
+  }
+
+  async setRetryRound(portfolioId: string, round: RetryRound): Promise<void> {
+    this.maybeFail();
+    const portfolio = this.portfolios.get(portfolioId);
+    if (portfolio) this.portfolios.set(portfolioId, { ...portfolio, retryRound: structuredClone(round) });
   }
 
   newPortfolioId(): string {
