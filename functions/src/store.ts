@@ -252,8 +252,13 @@ function portfolioFromData(portfolioId: string, data: DocumentData): PortfolioRe
     createdAt: toDate(data.createdAt) ?? new Date(0),
     urls: strings(data.urls),
     urlKeys: strings(data.urlKeys),
-    retryRound: retryRoundFromData(data.retryRound),
+    ...optional('retryRound', retryRoundFromData(data.retryRound)),
   };
+}
+
+/** `{ [name]: value }`, or nothing when the document has no such field (older documents). */
+function optional<K extends string, V>(name: K, value: V | null): { [key in K]?: V } {
+  return (value === null ? {} : { [name]: value }) as { [key in K]?: V };
 }
 
 /** The stored form: the record minus the key (it is the document id). Dates become Timestamps. */
