@@ -328,6 +328,9 @@ function decodeURIComponentSafe(s: string): string {
   }
 }
 
+/** A writer's label and the name after it in CJK datelines ("文：山田花子", "著者：後藤大地", "文● 岡本"). */
+const CJK_LABEL = /(?:^|[\s　])(?:文|著者|記者|作者|撰文|执笔|執筆|筆者|取材・文)\s*[:：●]\s*([\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}ー・]{2,12})/u;
+
 /** "By", "By:", "Written by …" at the start of a byline. */
 const BY_LABEL = /^(?:(?:written|posted|reported)\s+)?by(?:[\s:]|$)/i;
 
@@ -357,6 +360,9 @@ function fromVisibleByline(page: Page): Named[] {
       }
       if (names.length && (classed || BY_LABEL.test(text))) return names.map((name) => ({ name, organisation: false }));
     }
+    // "文：山田花子", "著者：後藤大地", "Text: Jan Novak" inside a short dateline.
+    const label = text.length <= 120 ? CJK_LABEL.exec(text) : null;
+    if (label && looksLikeName(label[1]!)) return [{ name: label[1]!, organisation: false }];
     if (el.name === 'a') {
       const href = attr(el, 'href') ?? '';
       let path = '';

@@ -23,25 +23,25 @@ export const FUTURE_SLACK_MS = 36 * 60 * 60 * 1000;
 
 const MONTHS: Record<string, number> = {};
 [
-  ['january', 'jan', 'janvier', 'janv', 'enero', 'ene', 'januar', 'jän', 'gennaio', 'gen', 'janeiro', 'januari'],
-  ['february', 'feb', 'février', 'fevrier', 'févr', 'fév', 'febrero', 'februar', 'febbraio', 'fevereiro', 'fev', 'februari'],
-  ['march', 'mar', 'mars', 'marzo', 'märz', 'mär', 'marz', 'março', 'maret', 'maart'],
-  ['april', 'apr', 'avril', 'avr', 'abril', 'abr', 'aprile'],
-  ['may', 'mai', 'mayo', 'maggio', 'maio', 'mei', 'mag'],
-  ['june', 'jun', 'juin', 'junio', 'juni', 'giugno', 'giu', 'junho'],
-  ['july', 'jul', 'juillet', 'juil', 'julio', 'juli', 'luglio', 'lug', 'julho'],
-  ['august', 'aug', 'août', 'aout', 'agosto', 'ago', 'agustus', 'augustus'],
-  ['september', 'sep', 'sept', 'septembre', 'septiembre', 'set', 'settembre', 'setembro'],
-  ['october', 'oct', 'octobre', 'octubre', 'oktober', 'okt', 'ottobre', 'ott', 'outubro', 'out'],
-  ['november', 'nov', 'novembre', 'noviembre', 'novembro'],
-  ['december', 'dec', 'décembre', 'decembre', 'déc', 'diciembre', 'dic', 'dezember', 'dez', 'dicembre', 'dezembro', 'desember'],
+  ['january', 'jan', 'janvier', 'janv', 'enero', 'ene', 'januar', 'jän', 'gennaio', 'gen', 'janeiro', 'januari', 'stycznia', 'styczeń', 'января', 'январь', 'янв', 'tammikuuta'],
+  ['february', 'feb', 'février', 'fevrier', 'févr', 'fév', 'febrero', 'februar', 'febbraio', 'fevereiro', 'fev', 'februari', 'lutego', 'luty', 'февраля', 'февраль', 'фев', 'helmikuuta'],
+  ['march', 'mar', 'mars', 'marzo', 'märz', 'mär', 'marz', 'março', 'maret', 'maart', 'marca', 'marzec', 'марта', 'март', 'мар', 'maaliskuuta'],
+  ['april', 'apr', 'avril', 'avr', 'abril', 'abr', 'aprile', 'kwietnia', 'kwiecień', 'апреля', 'апрель', 'апр', 'huhtikuuta'],
+  ['may', 'mai', 'mayo', 'maggio', 'maio', 'mei', 'mag', 'maj', 'maja', 'мая', 'май', 'toukokuuta'],
+  ['june', 'jun', 'juin', 'junio', 'juni', 'giugno', 'giu', 'junho', 'czerwca', 'czerwiec', 'июня', 'июнь', 'июн', 'kesäkuuta'],
+  ['july', 'jul', 'juillet', 'juil', 'julio', 'juli', 'luglio', 'lug', 'julho', 'lipca', 'lipiec', 'июля', 'июль', 'июл', 'heinäkuuta'],
+  ['august', 'aug', 'août', 'aout', 'agosto', 'ago', 'agustus', 'augustus', 'augusti', 'sierpnia', 'sierpień', 'августа', 'август', 'авг', 'elokuuta'],
+  ['september', 'sep', 'sept', 'septembre', 'septiembre', 'set', 'settembre', 'setembro', 'września', 'wrzesień', 'сентября', 'сентябрь', 'сен', 'syyskuuta'],
+  ['october', 'oct', 'octobre', 'octubre', 'oktober', 'okt', 'ottobre', 'ott', 'outubro', 'out', 'października', 'październik', 'октября', 'октябрь', 'окт', 'lokakuuta'],
+  ['november', 'nov', 'novembre', 'noviembre', 'novembro', 'listopada', 'listopad', 'ноября', 'ноябрь', 'ноя', 'marraskuuta'],
+  ['december', 'dec', 'décembre', 'decembre', 'déc', 'diciembre', 'dic', 'dezember', 'dez', 'dicembre', 'dezembro', 'desember', 'grudnia', 'grudzień', 'декабря', 'декабрь', 'дек', 'joulukuuta'],
 ].forEach((names, i) => names.forEach((n) => (MONTHS[n] = i + 1)));
 
 /**
  * A word that may be a month name. Patterns match any word here and the code checks it against
  * MONTHS: an alternation of ~100 month names would be tried at every position of the text.
  */
-const WORD = '[a-zà-öø-ÿ]{3,10}';
+const WORD = '[a-zà-öø-ÿā-žа-яё]{3,12}';
 
 function monthOf(word: string | undefined): number | undefined {
   return word === undefined ? undefined : MONTHS[word.toLowerCase()];
@@ -49,7 +49,7 @@ function monthOf(word: string | undefined): number | undefined {
 
 const TIME_RE = /(\d{1,2}):(\d{2})(?::(\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)?\s*((?:gmt|utc)?[+-]\d{2}:?\d{2}|z|utc|gmt|[a-z]{3,4})?\b/;
 const ASCTIME_RE = new RegExp(`^(?:[a-z]{3},?\\s+)?(${WORD})\\s+(\\d{1,2})\\s+(\\d{1,2}:\\d{2}(?::\\d{2})?)\\s+(?:([a-z]{3,4}|[+-]\\d{4})\\s+)?(\\d{4})$`);
-const MONTH_FIRST_RE = new RegExp(`(?:^|[^a-zà-öø-ÿ])(${WORD})\\.?\\s+(\\d{1,2})(?:st|nd|rd|th)?,?\\s+(\\d{4})\\b`, 'g');
+const MONTH_FIRST_RE = new RegExp(`(?:^|[^a-zà-öø-ÿā-žа-яё])(${WORD})\\.?\\s+(\\d{1,2})(?:st|nd|rd|th)?,?\\s+(\\d{4})\\b`, 'g');
 const DAY_FIRST_RE = new RegExp(`\\b(\\d{1,2})(?:st|nd|rd|th|er|º)?\\.?\\s+(?:of\\s+|de\\s+)?(${WORD})\\.?,?\\s+(?:de\\s+)?(\\d{4})\\b`, 'g');
 
 /** The first match of a global pattern whose capture group `group` is a month name. */
@@ -150,7 +150,7 @@ function parseTextDate(s: string): ParsedDate | null {
  * milliseconds), RFC 2822 ("Tue, 10 Mar 2015 08:05:41 GMT") and written-out dates ("March 10, 2015",
  * "10 mars 2015"). Returns null for anything else.
  */
-export function parseDate(raw: string | null | undefined): ParsedDate | null {
+export function parseDate(raw: string | null | undefined, order: DayMonthOrder = 'mdy'): ParsedDate | null {
   if (raw === null || raw === undefined) return null;
   const s = raw.trim().replace(/\s+/g, ' ');
   if (s === '' || s.length > 200) return null;
@@ -163,12 +163,70 @@ export function parseDate(raw: string | null | undefined): ParsedDate | null {
     const ms = s.length <= 10 ? n * 1000 : n;
     return { ms, iso: new Date(ms).toISOString() };
   }
-  return parseTextDate(s);
+  return parseCjkDate(s) ?? parseNumericDate(s, order) ?? parseTextDate(s);
+}
+
+/** Hour and minute after a date ("12:05", "12時05分", "12시 05분", "3:04 pm"), as [h, mi] or null. */
+function timeAfter(rest: string): [number, number] | null {
+  const m = /^\D{0,12}?(\d{1,2})\s*[:時시]\s*(\d{2})\s*(?:分|분)?\s*(am|pm|a\.m\.|p\.m\.)?/i.exec(rest);
+  if (!m) return null;
+  let h = Number(m[1]);
+  const ampm = m[3]?.toLowerCase();
+  if (ampm && h <= 12) {
+    if (ampm.startsWith('p') && h < 12) h += 12;
+    if (ampm.startsWith('a') && h === 12) h = 0;
+  }
+  return h < 24 ? [h, Number(m[2])] : null;
+}
+
+/** "2019年4月14日", "2019年04月14日 12時00分", "2019년 4월 14일" (no zone: UTC, like every zoneless value). */
+const CJK_DATE = /^(\d{4})\s*[年년]\s*(\d{1,2})\s*[月월]\s*(\d{1,2})\s*[日일]?/;
+
+function parseCjkDate(s: string): ParsedDate | null {
+  const m = CJK_DATE.exec(s);
+  if (!m) return null;
+  const t = timeAfter(s.slice(m[0].length));
+  return formatDate(Number(m[1]), Number(m[2]), Number(m[3]), t?.[0] ?? 0, t?.[1] ?? 0, 0, 0, null);
+}
+
+/**
+ * Which of two small numbers comes first in a numeric date: `'dmy'` reads 03/04/2019 as 3 April
+ * (most of the world), `'mdy'` as March 4 (the US). A number over 12 settles it either way.
+ */
+export type DayMonthOrder = 'dmy' | 'mdy';
+
+/**
+ * Numeric dates with the year last or first: "14.04.2019" (day first, the dotted European form),
+ * "04/14/2019" and "04-14-2019" (month first unless `order` says day first, or a number over 12
+ * settles it), "2019/4/14" and "2019.04.14" (year first, then month), each with an optional time.
+ */
+function parseNumericDate(s: string, order: DayMonthOrder): ParsedDate | null {
+  let y: number, mo: number, d: number;
+  let rest: string;
+  const yearLast = /^(\d{1,2})([./-])(\d{1,2})\2(\d{4})(?!\d)/.exec(s);
+  if (yearLast) {
+    const a = Number(yearLast[1]);
+    const b = Number(yearLast[3]);
+    const dayFirst = a > 12 || (b <= 12 && (yearLast[2] === '.' || order === 'dmy'));
+    [d, mo] = dayFirst ? [a, b] : [b, a];
+    y = Number(yearLast[4]);
+    rest = s.slice(yearLast[0].length);
+  } else {
+    const yearFirst = /^(\d{4})([./])(\d{1,2})\2(\d{1,2})(?!\d)/.exec(s);
+    if (!yearFirst) return null;
+    [y, mo, d] = [Number(yearFirst[1]), Number(yearFirst[3]), Number(yearFirst[4])];
+    rest = s.slice(yearFirst[0].length);
+  }
+  if (rest !== '' && !/^[\sT,@]/.test(rest)) return null;
+  const t = timeAfter(rest);
+  const zone = /(z|utc|gmt|[+-]\d{2}:?\d{2}|[a-z]{3,4})\s*$/i.exec(rest);
+  const offset = t && zone ? parseOffset(zone[1]) : null;
+  return formatDate(y, mo, d, t?.[0] ?? 0, t?.[1] ?? 0, 0, 0, offset === undefined ? null : offset);
 }
 
 /** A date worth reporting as a publication date: parseable, not in the future, not before the web. */
-export function plausibleDate(raw: string | null | undefined, now: number): ParsedDate | null {
-  const d = parseDate(raw);
+export function plausibleDate(raw: string | null | undefined, now: number, order: DayMonthOrder = 'mdy'): ParsedDate | null {
+  const d = parseDate(raw, order);
   if (!d) return null;
   if (d.ms > now + FUTURE_SLACK_MS || d.ms < EARLIEST_PLAUSIBLE_MS) return null;
   return d;
@@ -179,26 +237,29 @@ const TEXT_DATE_PATTERNS: readonly RegExp[] = [
   new RegExp(`(${WORD})\\.?\\s+\\d{1,2}(?:st|nd|rd|th)?,?\\s+\\d{4}(?:,?\\s+(?:at\\s+)?\\d{1,2}:\\d{2}(?:\\s*[ap]\\.?m\\.?)?(?:\\s+[a-z]{2,4}\\b)?)?`, 'gi'),
   new RegExp(`\\b\\d{1,2}(?:st|nd|rd|th|er)?\\.?\\s+(?:of\\s+|de\\s+)?(${WORD})\\.?,?\\s+(?:de\\s+)?\\d{4}`, 'gi'),
   /\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:?\d{2})?)?\b/g,
+  // CJK: 2019年4月14日 12時00分, 2019년 4월 14일.
+  /\d{4}\s*[年년]\s*\d{1,2}\s*[月월]\s*\d{1,2}\s*[日일]?(?:\s*(?:\([^)]{1,3}\)|（[^）]{1,3}）)?\s*\d{1,2}\s*[:時시]\s*\d{2}\s*[分분]?)?/g,
+  // Numeric: 2019/4/14, 2019.04.14, 14.04.2019, 04/14/2019, 04-14-2019, with an optional time.
+  /(?<![\d./-])(?:\d{4}[./]\d{1,2}[./]\d{1,2}|\d{1,2}([./-])\d{1,2}\1\d{4})(?![\d./-]?\d)(?:,?\s+\d{1,2}:\d{2}(?:\s*[ap]\.?m\.?)?)?/gi,
 ];
 
 /**
- * The first written-out or numeric date inside running text ("Posted on March 10, 2015 by …"),
- * skipping dates introduced as an update ("Updated March 12, 2015").
+ * The first written-out or numeric date inside running text ("Posted on March 10, 2015 by …",
+ * "2019年4月14日", "14.04.2019"), skipping dates introduced as an update ("Updated March 12, 2015").
  */
-export function findDateInText(text: string, now: number): { raw: string; date: ParsedDate } | null {
-  const patterns = TEXT_DATE_PATTERNS;
-
+export function findDateInText(text: string, now: number, order: DayMonthOrder = 'mdy'): { raw: string; date: ParsedDate } | null {
   let best: { index: number; raw: string; date: ParsedDate } | null = null;
-  for (const re of patterns) {
+  for (const re of TEXT_DATE_PATTERNS) {
     for (const m of text.matchAll(re)) {
       const index = m.index ?? 0;
       if (best && index >= best.index) break;
-      if (m[1] !== undefined && monthOf(m[1]) === undefined) continue;
+      // Group 1 is a month word in the written-out patterns (the numeric one uses it for its separator).
+      if (m[1] !== undefined && /\p{L}/u.test(m[1]) && monthOf(m[1]) === undefined) continue;
       const before = text.slice(Math.max(0, index - 24), index).toLowerCase();
-      if (/(updated|modified|edited|aktualisiert|mis à jour|actualizado)[^.]*$/.test(before)) continue;
+      if (/(updated|modified|edited|aktualisiert|mis à jour|actualizado|更新|最終更新)[^.]*$/u.test(before)) continue;
       // A month word must stand alone ("Mayor 12, 2015" is no date).
-      if (/[a-zà-ü]$/i.test(text.slice(Math.max(0, index - 1), index))) continue;
-      const date = plausibleDate(m[0], now);
+      if (/\p{L}$/u.test(text.slice(Math.max(0, index - 1), index)) && /^\p{L}/u.test(m[0])) continue;
+      const date = plausibleDate(m[0], now, order);
       if (date) {
         best = { index, raw: m[0], date };
         break;

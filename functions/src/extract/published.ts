@@ -1,7 +1,7 @@
 import { attr, elementsIn, textOf } from './dom';
 import type { Element } from './dom';
 import { findDateInText, plausibleDate } from './dates';
-import type { ParsedDate } from './dates';
+import type { DayMonthOrder, ParsedDate } from './dates';
 import { nodesWith, parseJsonLd, stringsOf } from './jsonld';
 import type { Page } from './page';
 import type { Rule } from './rules';
@@ -12,10 +12,21 @@ export interface DateHit {
   raw: string;
 }
 
+/**
+ * How the page writes numeric dates: month first (03/04/2019 is March 4) for US English and pages
+ * that don't say their language, day first for every other language and region.
+ */
+function dayMonthOrder(page: Page): DayMonthOrder {
+  const html = page.byTag('html')[0];
+  const lang = (html ? (html.attribs['lang'] ?? html.attribs['xml:lang'] ?? '') : '') || (page.firstMeta('og:locale', 'content-language') ?? '');
+  return lang === '' || /^en(?:[-_]us)?$/i.test(lang.trim()) ? 'mdy' : 'dmy';
+}
+
 function first(page: Page, raws: readonly (string | null | undefined)[]): DateHit | null {
+  const order = dayMonthOrder(page);
   for (const raw of raws) {
     if (!raw) continue;
-    const date = plausibleDate(raw, page.now);
+    const date = plausibleDate(raw, page.now, order);
     if (date) return { date, raw: raw.trim() };
   }
   return null;
@@ -37,16 +48,27 @@ function dateValue(el: Element): string | null {
 }
 
 const MODIFIED = /modif|updat|edited|revis/i;
-/** Parts of a page whose dates belong to something else (comments, teasers of other articles). */
-const ELSEWHERE = /comment|related|sidebar|footer|recirc|promo|teaser|more-stories|trending|popular|widget/i;
+/** Parts of a page whose dates belong to other articles (comments, teasers, recommendations). */
+const OTHER_ARTICLES = /comment|related|recirc|promo|teaser|more-stories|trending|popular/i;
+/** Page furniture: its dates are the article's only when it sits inside the article's own container. */
+const FURNITURE = /sidebar|footer|widget/i;
+/** Containers of one article: `<article>`, `<main>`, and the classes blog themes give a post. */
+const ARTICLE_CONTAINER = /(?:^|\s)(?:hentry|h-entry|post|entry|article|story|blog-post)(?:\s|$)/i;
 
+/**
+ * True for an element in comments or teasers of other articles, or in page furniture (`<nav>`,
+ * `<footer>`, `<aside>`, sidebar/footer/widget classes) outside any article container: a `<time>`
+ * in an article's own header or footer counts even when a layout class around it says "sidebar".
+ */
 function inOtherContext(el: Element): boolean {
-  for (let p = el.parent as Element | null; p && p.type === 'tag'; p = p.parent as Element | null) {
-    if (p.name === 'nav' || p.name === 'footer' || p.name === 'aside') return true;
+  let furniture = false;
+  for (let p = el.parent as Element | null; p && p.type === 'tag' && p.name !== 'body'; p = p.parent as Element | null) {
     const ci = `${p.attribs['class'] ?? ''} ${p.attribs['id'] ?? ''}`;
-    if (ELSEWHERE.test(ci)) return true;
+    if (ci.length > 1 && OTHER_ARTICLES.test(ci)) return true;
+    if (p.name === 'article' || p.name === 'main' || ARTICLE_CONTAINER.test(p.attribs['class'] ?? '')) return false;
+    if (p.name === 'nav' || p.name === 'footer' || p.name === 'aside' || (ci.length > 1 && FURNITURE.test(ci))) furniture = true;
   }
-  return false;
+  return furniture;
 }
 
 function marksModified(el: Element): boolean {
@@ -114,7 +136,7 @@ const classedDate: Rule<Page, DateHit> = {
       const direct = first(page, [attr(el, 'datetime'), attr(el, 'content'), attr(el, 'title')]);
       if (direct) return direct;
       const text = textOf(el, undefined, 300);
-      const found = findDateInText(text, page.now);
+      const found = findDateInText(text, page.now, dayMonthOrder(page));
       if (found) return { date: found.date, raw: found.raw };
     }
     return null;
@@ -166,12 +188,27 @@ const scriptData: Rule<Page, DateHit> = {
   },
 };
 
-/** Last resort: a written-out date at the top of the article text. */
+/**
+ * The containers around the article's `<h1>` (up to three levels, never the whole body): the
+ * dateline often sits in a header beside the headline, outside the main content.
+ */
+function headlineRegions(page: Page): Element[] {
+  const h1s = page.byTag('h1');
+  const h1 = h1s.length === 1 ? h1s[0] : h1s.find((h) => !inOtherContext(h));
+  const out: Element[] = [];
+  for (let p = h1?.parent as Element | null | undefined, level = 0; p && p.type === 'tag' && p.name !== 'body' && p.name !== 'html' && level < 3; p = p.parent as Element | null, level++) {
+    out.push(p);
+  }
+  return out;
+}
+
+/** Last resort: a written-out date at the top of the article text or beside its headline. */
 const visibleDate: Rule<Page, DateHit> = {
   name: 'visible-text',
   run: (page) => {
-    for (const region of articleRegions(page)) {
-      const found = findDateInText(textOf(region, undefined, 1500), page.now);
+    const order = dayMonthOrder(page);
+    for (const region of [...articleRegions(page), ...headlineRegions(page)]) {
+      const found = findDateInText(textOf(region, undefined, 1500), page.now, order);
       if (found) return { date: found.date, raw: found.raw };
     }
     return null;

@@ -17,6 +17,38 @@ describe('dates', () => {
     assert.equal(iso('2016/05/24'), '2016-05-24T00:00:00Z');
   });
 
+  it('reads CJK dates with their times', () => {
+    assert.equal(iso('2019年4月14日'), '2019-04-14T00:00:00Z');
+    assert.equal(iso('2019年04月21日 12時00分'), '2019-04-21T12:00:00Z');
+    assert.equal(iso('2019년 4월 14일'), '2019-04-14T00:00:00Z');
+  });
+
+  it('reads numeric dates: dotted day first, slashed or dashed month first unless the page says day first', () => {
+    assert.equal(iso('14.04.2019'), '2019-04-14T00:00:00Z');
+    assert.equal(iso('03.04.2019 10:30'), '2019-04-03T10:30:00Z');
+    assert.equal(iso('04-14-2019'), '2019-04-14T00:00:00Z');
+    assert.equal(iso('03/04/2019'), '2019-03-04T00:00:00Z');
+    assert.equal(parseDate('03/04/2019', 'dmy')?.iso, '2019-04-03T00:00:00Z');
+    assert.equal(parseDate('14/04/2019', 'mdy')?.iso, '2019-04-14T00:00:00Z');
+    assert.equal(iso('2019/4/14 9:05 pm'), '2019-04-14T21:05:00Z');
+    assert.equal(iso('12/25/2019 08:00 EST'), '2019-12-25T08:00:00-05:00');
+  });
+
+  it('reads month names of the major European languages', () => {
+    assert.equal(iso('14 de abril de 2019'), '2019-04-14T00:00:00Z');
+    assert.equal(iso('14. April 2019'), '2019-04-14T00:00:00Z');
+    assert.equal(iso('14 kwietnia 2019'), '2019-04-14T00:00:00Z');
+    assert.equal(iso('14 апреля 2019'), '2019-04-14T00:00:00Z');
+    assert.equal(iso('14 april 2019'), '2019-04-14T00:00:00Z');
+  });
+
+  it('finds CJK and numeric dates in running text, not version numbers', () => {
+    assert.equal(findDateInText('投稿日 2019年4月13日 by doumae', NOW)?.date.iso, '2019-04-13T00:00:00Z');
+    assert.equal(findDateInText('By.KJ : 2019/04/04 09:00 間違いの指摘', NOW)?.date.iso, '2019-04-04T09:00:00Z');
+    assert.equal(findDateInText('Release 1.2.3 of the tool, build 10.11.12', NOW), null);
+    assert.equal(findDateInText('Aktualisiert 04.05.2019, zuerst 03.04.2019', NOW, 'dmy')?.date.iso, '2019-04-03T00:00:00Z');
+  });
+
   it('keeps milliseconds when given', () => {
     assert.equal(iso('2019-10-18T17:23:34.816Z'), '2019-10-18T17:23:34.816Z');
   });

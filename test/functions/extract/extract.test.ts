@@ -66,6 +66,21 @@ describe('extractArticle', () => {
       assert.equal(a.title, 'Fishing quotas cut, again and again');
     });
 
+    it('drops section labels in front and company names behind, and keeps a colon of the headline', () => {
+      assert.equal(extract(page('<title>Opinion | Night trains are back</title>')).title, 'Night trains are back');
+      assert.equal(extract(page('<title>r/trains - Night trains are back</title>')).title, 'Night trains are back');
+      assert.equal(extract(page('<title>Night trains are back | Rail Works Ltd</title>')).title, 'Night trains are back');
+      assert.equal(extract(page('<title>Night trains: the comeback nobody planned</title>')).title, 'Night trains: the comeback nobody planned');
+      assert.equal(extract(page('<meta property="og:site_name" content="Harbour News"><meta property="og:title" content="Harbour News: Fishing quotas cut again">')).title, 'Fishing quotas cut again');
+    });
+
+    it('takes the article\'s own h1 when a metadata title vouches for it', () => {
+      const body = `<article><h1>Fishing quotas cut</h1><p>${PROSE.repeat(3)}</p></article>`;
+      assert.equal(extract(page('<meta property="og:title" content="Fishing quotas cut — Coast Desk">', body)).title, 'Fishing quotas cut');
+      // An h1 no metadata title vouches for leaves the metadata in charge.
+      assert.equal(extract(page('<meta property="og:title" content="Quotas for the fleet are cut again">', body)).title, 'Quotas for the fleet are cut again');
+    });
+
     it('keeps a dash that belongs to the headline', () => {
       const a = extract(page('<meta property="og:title" content="Spider-Man and the long, hot summer - a review of reviews">'));
       assert.equal(a.title, 'Spider-Man and the long, hot summer - a review of reviews');
