@@ -1,27 +1,41 @@
 /**
- * The one source archive all three functions deploy from: the compiled `functions/` tree that
- * `npm run build` writes, plus a production package.json and package-lock.json. Cloud Build installs
- * the dependencies itself (`npm ci`, because a lockfile is present), so the archive carries no
- * node_modules, and what it installs is, package for package, the tree the tests ran on.
+ * The source archive of each function: its own bundle (`npm run build` → build/bundle.ts writes
+ * `dist/deploy/<entryPoint>/`), plus a production package.json and package-lock.json for what the
+ * bundle does not inline (functions-framework, which the buildpack starts). Cloud Build installs
+ * that with `npm ci`, because a lockfile is present; the bundle's inlined packages are checked
+ * against package-lock.json here. So what runs is, package for package, the tree the tests ran on.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
+import type { EntryPoint } from './function';
 import { lockedVersion, LockfileError, productionLockfile, type LockFile } from './lockfile';
 import { NODE_MAJOR } from './runtime';
 import { InfraError } from './settings';
 
-/** The module the functions' runtime loads; it registers `api`, `scrapeArticle` and `recordDeadLetter`. */
-export const ENTRY_MODULE = 'functions/src/index.js';
+/** The module the runtime loads, inside each archive: the function's bundle. */
+export const ENTRY_MODULE = 'index.js';
+
+/** What build/bundle.ts writes next to each bundle (see BundleManifest there). */
+export const BUNDLE_MANIFEST = 'bundled.json';
+
+/** The functions, each deployed from its own archive. */
+export const ENTRY_POINTS: readonly EntryPoint[] = ['api', 'scrapeArticle', 'recordDeadLetter'];
 
 /** A source archive ready to upload. */
 export interface FunctionSource {
   archive: pulumi.asset.AssetArchive;
   /** sha256 of everything in the archive; part of the object name, so a code change redeploys. */
   hash: string;
-  /** Bucket object name, e.g. `functions-3f2a….zip`. */
+  /** Bucket object name, e.g. `scrapeArticle-3f2a….zip`. */
   objectName: string;
+}
+
+/** `bundled.json`, as far as it is read here. */
+interface BundleManifest {
+  bundled: Record<string, string>;
+  external: string[];
 }
 
 interface PackageFile {
@@ -41,13 +55,17 @@ export interface ProductionManifest {
 }
 
 /**
- * The package.json deployed with the code: runtime dependencies only, each pinned to the version
- * the tests ran with (taken from package-lock.json; a dependency the lock lacks throws), and no
- * scripts — a `build` script would make Cloud Build try to compile sources the archive does not contain.
+ * The package.json deployed with the code: the packages `installed` at run time (default: every
+ * runtime dependency), each pinned to the version the tests ran with (taken from
+ * package-lock.json; a dependency the lock lacks throws), and no scripts — a `build` script would
+ * make Cloud Build try to compile sources the archive does not contain.
  */
-export function productionManifest(rootPackage: PackageFile, lock: LockFile): ProductionManifest {
+export function productionManifest(rootPackage: PackageFile, lock: LockFile, installed: string[] = Object.keys(rootPackage.dependencies ?? {})): ProductionManifest {
   const dependencies: Record<string, string> = {};
-  for (const name of Object.keys(rootPackage.dependencies ?? {})) dependencies[name] = lockedVersion(lock, name);
+  for (const name of installed) {
+    if (!(name in (rootPackage.dependencies ?? {}))) throw new LockfileError(`${name} is installed at run time but is not a runtime dependency in package.json`);
+    dependencies[name] = lockedVersion(lock, name);
+  }
   return {
     name: `${rootPackage.name ?? 'portfolio-scraper'}-functions`,
     version: rootPackage.version ?? '0.0.0',
@@ -59,8 +77,24 @@ export function productionManifest(rootPackage: PackageFile, lock: LockFile): Pr
 }
 
 /** {@link productionManifest} as the file's text. */
-export function productionPackageJson(rootPackage: PackageFile, lock: LockFile): string {
-  return `${JSON.stringify(productionManifest(rootPackage, lock), null, 2)}\n`;
+export function productionPackageJson(rootPackage: PackageFile, lock: LockFile, installed?: string[]): string {
+  return `${JSON.stringify(productionManifest(rootPackage, lock, installed), null, 2)}\n`;
+}
+
+/**
+ * Throws unless every package inlined into a bundle is the version package-lock.json locks at that
+ * location: a bundle built from another tree (a stale node_modules, an `npm install` without
+ * committing the lock) would deploy code no test ran.
+ */
+export function checkBundledVersions(bundled: Record<string, string>, lock: LockFile): void {
+  for (const [location, version] of Object.entries(bundled)) {
+    const entry = lock.packages?.[location];
+    if (entry === undefined) throw new LockfileError(`the bundle inlines ${location}, which package-lock.json does not have; run npm ci, then npm run build`);
+    if (entry.dev === true) throw new LockfileError(`the bundle inlines ${location}, a development-only package`);
+    if (entry.version !== version) {
+      throw new LockfileError(`the bundle inlines ${location} ${version} but package-lock.json locks ${entry.version}; run npm ci, then npm run build`);
+    }
+  }
 }
 
 /** The deployed package-lock.json's text: the repository's lock pruned to `manifest`'s runtime tree. */
@@ -93,16 +127,17 @@ export function hashTree(dir: string, ...extra: string[]): string {
 }
 
 /**
- * Builds the archive from `<buildDir>/functions`. Throws `missing-build` when the compiled entry
- * module is absent: `pulumi up` without `npm run build` first would otherwise deploy stale or no code.
+ * Builds the archive of `entryPoint` from `<buildDir>/deploy/<entryPoint>`. Throws `missing-build`
+ * when its bundle is absent (`pulumi up` without `npm run build` first would otherwise deploy stale or
+ * no code) and `invalid-lockfile` when the lock cannot vouch for what would be deployed.
  */
-export function prepareSource(repoRoot: string, buildDir: string): FunctionSource {
-  const buildRoot = path.resolve(repoRoot, buildDir);
-  const entry = path.join(buildRoot, ENTRY_MODULE);
-  if (!existsSync(entry) || !statSync(entry).isFile()) {
+export function prepareSource(repoRoot: string, buildDir: string, entryPoint: EntryPoint): FunctionSource {
+  const bundleDir = path.join(path.resolve(repoRoot, buildDir), 'deploy', entryPoint);
+  const entry = path.join(bundleDir, ENTRY_MODULE);
+  if (!existsSync(entry) || !statSync(entry).isFile() || !existsSync(path.join(bundleDir, BUNDLE_MANIFEST))) {
     throw new InfraError(
       'missing-build',
-      `compiled entry ${entry} not found; run \`npm run build\` (or \`npm run deploy\`, which builds first), or point sourceDir at the build output`,
+      `bundle ${entry} not found; run \`npm run build\` (or \`npm run deploy\`, which builds first), or point sourceDir at the build output`,
       'sourceDir',
     );
   }
@@ -114,22 +149,24 @@ export function prepareSource(repoRoot: string, buildDir: string): FunctionSourc
   let lockfile: string;
   try {
     const lock = JSON.parse(readFileSync(lockPath, 'utf8')) as LockFile;
-    manifest = productionManifest(rootPackage, lock);
+    const bundle = JSON.parse(readFileSync(path.join(bundleDir, BUNDLE_MANIFEST), 'utf8')) as BundleManifest;
+    checkBundledVersions(bundle.bundled, lock);
+    manifest = productionManifest(rootPackage, lock, bundle.external);
     lockfile = productionLockfileText(manifest, lock);
   } catch (error) {
     if (!(error instanceof LockfileError || error instanceof SyntaxError)) throw error;
-    throw new InfraError('invalid-lockfile', `package-lock.json: ${error.message}`);
+    throw new InfraError('invalid-lockfile', `${entryPoint}: ${error.message}`);
   }
   const packageJson = `${JSON.stringify(manifest, null, 2)}\n`;
-  const functionsDir = path.join(buildRoot, 'functions');
-  const hash = hashTree(functionsDir, packageJson, lockfile);
+  const hash = hashTree(bundleDir, packageJson, lockfile);
+  const files = Object.fromEntries(listFiles(bundleDir).map((file) => [file, new pulumi.asset.FileAsset(path.join(bundleDir, file))]));
   return {
     archive: new pulumi.asset.AssetArchive({
+      ...files,
       'package.json': new pulumi.asset.StringAsset(packageJson),
       'package-lock.json': new pulumi.asset.StringAsset(lockfile),
-      functions: new pulumi.asset.FileArchive(functionsDir),
     }),
     hash,
-    objectName: `functions-${hash.slice(0, 16)}.zip`,
+    objectName: `${entryPoint}-${hash.slice(0, 16)}.zip`,
   };
 }

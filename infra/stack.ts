@@ -1,5 +1,5 @@
 /**
- * The whole deployment: enabled APIs, Firestore, the source archive, the three functions with
+ * The whole deployment: enabled APIs, Firestore, the source archives, the three functions with
  * their identities, and the queue that connects them. `infra/index.ts` runs it under `pulumi up`;
  * the tests run it under mocks with different configurations.
  */
@@ -11,7 +11,8 @@ import { FunctionService } from './function';
 import { Monitoring } from './monitoring';
 import { ArticleQueue, type QueueNames } from './queue';
 import { readSettings, type InfraSettings } from './settings';
-import { prepareSource } from './source';
+import type { EntryPoint } from './function';
+import { ENTRY_POINTS, prepareSource } from './source';
 
 /** Google APIs the stack uses; enabled before anything else is created. */
 export const REQUIRED_SERVICES = [
@@ -68,7 +69,7 @@ export function settingsFromPulumiConfig(): InfraSettings {
 
 /** Declares every resource. Throws `InfraError` before declaring anything if the config or build is unusable. */
 export function deployStack(settings: InfraSettings = settingsFromPulumiConfig()): StackOutputs {
-  const source = prepareSource(REPO_ROOT, settings.sourceDir);
+  const sources = Object.fromEntries(ENTRY_POINTS.map((entryPoint) => [entryPoint, prepareSource(REPO_ROOT, settings.sourceDir, entryPoint)]));
   const { project, region } = settings;
 
   const services = REQUIRED_SERVICES.map(
@@ -103,11 +104,15 @@ export function deployStack(settings: InfraSettings = settingsFromPulumiConfig()
     },
     afterServices,
   );
-  const archive = new gcp.storage.BucketObject('function-source', {
-    bucket: bucket.name,
-    name: source.objectName,
-    source: source.archive,
-  });
+  // One archive per function: each carries only its own bundle, and a change to one function's
+  // code redeploys that function alone.
+  const archives = Object.fromEntries(
+    ENTRY_POINTS.map((entryPoint) => [
+      entryPoint,
+      new gcp.storage.BucketObject(`function-source-${entryPoint}`, { bucket: bucket.name, name: sources[entryPoint]!.objectName, source: sources[entryPoint]!.archive }),
+    ]),
+  );
+  const sourceOf = (entryPoint: EntryPoint) => ({ bucket: bucket.name, object: archives[entryPoint]!.name });
 
   // Builds run as this account rather than the Compute Engine default account, which new
   // projects no longer grant the roles a build needs.
@@ -125,7 +130,6 @@ export function deployStack(settings: InfraSettings = settingsFromPulumiConfig()
   const common = {
     project,
     region,
-    source: { bucket: bucket.name, object: archive.name },
     buildServiceAccount: builder.name,
     sizing: settings.sizing,
     environment: settings.functionEnv,
@@ -138,6 +142,7 @@ export function deployStack(settings: InfraSettings = settingsFromPulumiConfig()
       ...common,
       functionName: functionNames.api,
       entryPoint: 'api',
+      source: sourceOf('api'),
       description: 'Accepts article URLs and queues one message per URL',
       accountId: 'portfolio-api',
       timeoutSeconds: settings.timeouts.api,
@@ -152,6 +157,7 @@ export function deployStack(settings: InfraSettings = settingsFromPulumiConfig()
       ...common,
       functionName: functionNames.scraper,
       entryPoint: 'scrapeArticle',
+      source: sourceOf('scrapeArticle'),
       description: 'Fetches one article and stores what it extracts',
       accountId: 'article-scraper',
       timeoutSeconds: settings.timeouts.scraper,
@@ -165,6 +171,7 @@ export function deployStack(settings: InfraSettings = settingsFromPulumiConfig()
       ...common,
       functionName: functionNames.recorder,
       entryPoint: 'recordDeadLetter',
+      source: sourceOf('recordDeadLetter'),
       description: 'Marks dead-lettered articles as failed',
       accountId: 'dead-letter-recorder',
       timeoutSeconds: settings.timeouts.recorder,

@@ -124,17 +124,23 @@ export function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
   return new Promise((resolve) => output.apply((value) => resolve(value)));
 }
 
-/** A stand-in for `npm run build` output: a directory with the compiled entry module. */
+/**
+ * A stand-in for `npm run build` output: `deploy/<entryPoint>/index.js` and its `bundled.json` (which
+ * inlines nothing and installs functions-framework) for each function.
+ */
 export class FakeBuild {
   readonly dir = mkdtempSync(path.join(tmpdir(), 'infra-build-'));
 
   constructor(entrySource = 'exports.ok = true;\n') {
-    this.write(entrySource);
+    for (const entryPoint of ['api', 'scrapeArticle', 'recordDeadLetter']) this.write(entrySource, entryPoint);
   }
 
-  write(entrySource: string): void {
-    mkdirSync(path.join(this.dir, 'functions', 'src'), { recursive: true });
-    writeFileSync(path.join(this.dir, 'functions', 'src', 'index.js'), entrySource);
+  /** Writes one function's bundle (and a manifest, `bundled` packages by location → version). */
+  write(entrySource: string, entryPoint = 'api', bundled: Record<string, string> = {}): void {
+    const dir = path.join(this.dir, 'deploy', entryPoint);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'index.js'), entrySource);
+    writeFileSync(path.join(dir, 'bundled.json'), JSON.stringify({ target: entryPoint, bundled, external: ['@google-cloud/functions-framework'] }));
   }
 
   remove(): void {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import ts from 'typescript';
 import { LockfileError, productionLockfile, runtimeClosure, type LockFile } from '../../infra/lockfile';
-import { hashTree, prepareSource, productionManifest, productionPackageJson, productionLockfileText } from '../../infra/source';
+import { checkBundledVersions, hashTree, prepareSource, productionManifest, productionPackageJson, productionLockfileText } from '../../infra/source';
 import { FakeBuild } from './mocks';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -75,7 +75,7 @@ describe('infra: source archive', () => {
       name: 'portfolio-scraper-functions',
       version: '1.2.3',
       private: true,
-      main: 'functions/src/index.js',
+      main: 'index.js',
       engines: { node: '22.x' },
       dependencies: { undici: '7.30.9', cheerio: '1.2.0' },
     });
@@ -92,20 +92,18 @@ describe('infra: source archive', () => {
     assert.equal(manifest.scripts, undefined);
   });
 
-  it('archives everything the deployed entry loads: only files under functions/ and runtime dependencies', function () {
-    const entry = path.join(ROOT, 'functions/src/index.ts');
-    if (!existsSync(entry)) {
-      this.skip(); // functions/src/index.ts (the pipeline's entry) has not landed yet
-    }
+  it('bundles, for each deployed entry, only files under functions/ and runtime dependencies', () => {
     const rootPackage = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
-    const { files, packages } = runtimeImports(entry);
-    for (const file of files) {
-      assert.ok(file.startsWith(path.join(ROOT, 'functions') + path.sep), `${path.relative(ROOT, file)} is outside functions/ and not archived`);
-    }
     const builtins = new Set(builtinModules.flatMap((name) => [name, `node:${name}`]));
-    const missing = [...packages].filter((name) => !builtins.has(name) && !(name in rootPackage.dependencies));
-    assert.deepEqual(missing, [], 'imported at run time but not a runtime dependency (move it to "dependencies")');
-    assert.ok(packages.has('@google-cloud/functions-framework'));
+    for (const entryPoint of ['api', 'scrapeArticle', 'recordDeadLetter']) {
+      const { files, packages } = runtimeImports(path.join(ROOT, 'functions/src/entry', `${entryPoint}.ts`));
+      for (const file of files) {
+        assert.ok(file.startsWith(path.join(ROOT, 'functions') + path.sep), `${path.relative(ROOT, file)} is outside functions/`);
+      }
+      const missing = [...packages].filter((name) => !builtins.has(name) && !(name in rootPackage.dependencies));
+      assert.deepEqual(missing, [], `${entryPoint} imports at run time what is not a runtime dependency (move it to "dependencies")`);
+      assert.ok(packages.has('@google-cloud/functions-framework'), entryPoint);
+    }
   });
 
   it('refuses a runtime dependency the lock does not pin, rather than deploying a range', () => {
@@ -150,15 +148,21 @@ describe('infra: source archive', () => {
     }
   });
 
-  it('puts that lockfile next to the package.json in the uploaded archive', async () => {
+  it('puts the bundle, its package.json and its lockfile (functions-framework\'s tree only) in each function\'s archive', async () => {
     const build = new FakeBuild();
     try {
-      const source = prepareSource(ROOT, build.dir);
+      const source = prepareSource(ROOT, build.dir, 'scrapeArticle');
+      assert.match(source.objectName, /^scrapeArticle-[0-9a-f]{16}\.zip$/);
       const assets = (await source.archive.assets) as Record<string, { text?: Promise<string> }>;
-      assert.deepEqual(Object.keys(assets).sort(), ['functions', 'package-lock.json', 'package.json']);
+      assert.deepEqual(Object.keys(assets).sort(), ['bundled.json', 'index.js', 'package-lock.json', 'package.json']);
       const manifest = JSON.parse((await assets['package.json']!.text)!) as ReturnType<typeof productionManifest>;
+      assert.deepEqual(Object.keys(manifest.dependencies), ['@google-cloud/functions-framework']);
+      assert.equal(manifest.main, 'index.js');
       const lock = JSON.parse(readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')) as LockFile;
       assert.equal(await assets['package-lock.json']!.text, productionLockfileText(manifest, lock));
+      const deployed = JSON.parse((await assets['package-lock.json']!.text)!) as LockFile;
+      assert.ok(deployed.packages?.['node_modules/express'], 'functions-framework\'s own dependencies are locked');
+      assert.equal(deployed.packages?.['node_modules/@google-cloud/firestore'], undefined, 'inlined packages are not installed again');
     } finally {
       build.remove();
     }
@@ -183,6 +187,21 @@ describe('infra: source archive', () => {
     assert.deepEqual(pruned.packages?.['node_modules/opt'], { version: '1.0.0', optional: true });
     assert.equal(pruned.packages?.['node_modules/b'], undefined);
     assert.throws(() => runtimeClosure(lock, ['missing']), LockfileError);
+  });
+
+  it('refuses a bundle that inlines a package version other than the locked one, or one the lock does not have', async () => {
+    const lock = JSON.parse(readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')) as LockFile;
+    const locked = lock.packages!['node_modules/undici']!.version!;
+    assert.doesNotThrow(() => checkBundledVersions({ 'node_modules/undici': locked }, lock));
+    assert.throws(() => checkBundledVersions({ 'node_modules/undici': '0.0.1' }, lock), /package-lock.json locks/);
+    assert.throws(() => checkBundledVersions({ 'node_modules/left-pad-nowhere': '1.0.0' }, lock), /does not have/);
+    const build = new FakeBuild();
+    try {
+      build.write('exports.ok = true;\n', 'api', { 'node_modules/undici': '0.0.1' });
+      assert.throws(() => prepareSource(ROOT, build.dir, 'api'), { code: 'invalid-lockfile' });
+    } finally {
+      build.remove();
+    }
   });
 
   it('hashes the compiled tree so that any change to the code changes the hash', () => {

@@ -170,18 +170,23 @@ describe('infra: the Pulumi program under mocks', () => {
     }
   });
 
-  it('deploys all three functions from one archive whose name changes with the code', async () => {
+  it('deploys each function from an archive of its own, whose name changes with that function\'s code only', async () => {
     const objects = ofType(run, 'gcp:storage/bucketObject:BucketObject').map(props);
-    assert.equal(objects.length, 1);
-    const objectName = objects[0]!.name as string;
-    for (const f of ofType(run, FUNCTION).map(props)) assert.equal(f.buildConfig.source.storageSource.object, objectName);
+    assert.equal(objects.length, 3);
+    const objectOf = (entryPoint: string): string => fn(run, entryPoint).buildConfig.source.storageSource.object as string;
+    for (const entryPoint of ['api', 'scrapeArticle', 'recordDeadLetter']) {
+      assert.match(objectOf(entryPoint), new RegExp(`^${entryPoint}-[0-9a-f]{16}\\.zip$`));
+      assert.ok(objects.some((object) => object.name === objectOf(entryPoint)));
+    }
 
-    const changed = new FakeBuild('exports.ok = false;\n');
+    const changed = new FakeBuild();
     try {
+      changed.write('exports.ok = false;\n', 'scrapeArticle');
       const rebuilt = await runStack(changed);
-      const newName = props(ofType(rebuilt, 'gcp:storage/bucketObject:BucketObject')[0]).name as string;
-      assert.notEqual(newName, objectName);
-      assert.match(newName, /^functions-[0-9a-f]{16}\.zip$/);
+      const rebuiltObject = (entryPoint: string): string => fn(rebuilt, entryPoint).buildConfig.source.storageSource.object as string;
+      assert.notEqual(rebuiltObject('scrapeArticle'), objectOf('scrapeArticle'));
+      assert.equal(rebuiltObject('api'), objectOf('api'));
+      assert.equal(rebuiltObject('recordDeadLetter'), objectOf('recordDeadLetter'));
     } finally {
       changed.remove();
     }

@@ -1,0 +1,67 @@
+/** The `scrapeArticle` function's wiring: the push endpoint of the URL subscription. */
+import type { HttpFunction, Request, Response } from '@google-cloud/functions-framework';
+import type { Config } from '../config';
+import { extractArticle as realExtractArticle } from '../extract';
+import { fetchPage as realFetchPage } from '../fetch';
+import type { LogEntry, Logger } from '../log';
+import { scrape, type ScrapeDeps, type ScrapeOutcome } from '../scrape';
+import type { ArticleStore } from '../store';
+import { deliveryFields } from './deliveryLog';
+
+/** HTTP status for a push delivery: 2xx acks, anything else asks Pub/Sub to redeliver with backoff. */
+export function scrapeStatus(outcome: ScrapeOutcome): number {
+  return outcome.kind === 'retry' ? outcome.httpStatus : 204;
+}
+
+/**
+ * host-busy is the instance shedding load by design (a portfolio of one site queues for that site's
+ * slots), not a fault; it is logged as INFO so it doesn't drown real warnings. If it persists, the
+ * dead letter is logged as a WARNING naming it as the last error.
+ */
+function retrySeverity(code: string): LogEntry['severity'] {
+  if (code === 'internal-error') return 'ERROR';
+  return code === 'host-busy' ? 'INFO' : 'WARNING';
+}
+
+function scrapeLog(outcome: ScrapeOutcome): { severity: LogEntry['severity']; message: string; extra: Partial<LogEntry> } {
+  switch (outcome.kind) {
+    case 'done':
+      return { severity: 'INFO', message: `Scraped ${outcome.finalUrl}`, extra: { attempts: outcome.attempts } };
+    case 'failed':
+      return { severity: 'WARNING', message: `Failed permanently: ${outcome.message}`, extra: { code: outcome.code, attempts: outcome.attempts } };
+    case 'retry':
+      return { severity: retrySeverity(outcome.code), message: `Will retry: ${outcome.message}`, extra: { code: outcome.code, attempts: outcome.attempts } };
+    case 'skipped':
+      return { severity: 'INFO', message: `Nothing to do (${outcome.reason})`, extra: { reason: outcome.reason } };
+    case 'malformed':
+      return { severity: 'ERROR', message: `Dropped a malformed push delivery: ${outcome.message}`, extra: {} };
+  }
+}
+
+/** `scrapeArticle`: fetches, extracts and stores one article per push delivery. */
+export function createScrapeFunction(deps: {
+  config: Config;
+  store: ArticleStore;
+  now: () => Date;
+  log: Logger;
+  fetchPage?: ScrapeDeps['fetchPage'];
+  extractArticle?: ScrapeDeps['extract'];
+}): HttpFunction {
+  const { log } = deps;
+  const scrapeDeps: ScrapeDeps = {
+    fetchPage: deps.fetchPage ?? realFetchPage,
+    extract: deps.extractArticle ?? realExtractArticle,
+    store: deps.store,
+    now: deps.now,
+    config: deps.config,
+  };
+  return async (req: Request, res: Response): Promise<void> => {
+    const started = Date.now();
+    const outcome = await scrape(req.body, scrapeDeps);
+    const status = scrapeStatus(outcome);
+    const { severity, message, extra } = scrapeLog(outcome);
+    log({ severity, message, ...deliveryFields(outcome), ...extra, durationMs: Date.now() - started });
+    if (outcome.kind === 'retry' && outcome.httpStatus === 429) res.set('Retry-After', '30');
+    res.status(status).end();
+  };
+}

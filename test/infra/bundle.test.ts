@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { readFileSync, rmSync } from 'node:fs';
+import * as path from 'node:path';
+import { Firestore } from '@google-cloud/firestore';
+import { PubSub } from '@google-cloud/pubsub';
+import { bundleFunctions, DEPLOYED_TARGETS, type BundleManifest } from '../../build/bundle';
+import { startEmulators, type RunningEmulators } from '../../emulator';
+import { collections, topology } from '../../functions/src/topology';
+import { canonicalizeUrl } from '../../functions/src/urls';
+import type { LockFile } from '../../infra/lockfile';
+import { checkBundledVersions, prepareSource } from '../../infra/source';
+import { startArticleSite, type ArticleSite } from '../helpers/articleSite';
+import { coldStart, emulatedFunctionEnv } from '../helpers/coldStart';
+
+process.env.METADATA_SERVER_DETECTION ??= 'none';
+
+const ROOT = path.resolve(__dirname, '../..');
+// Inside the repository, so that the bundles' one external (functions-framework) resolves from
+// node_modules as it does from the deployed archive's own node_modules.
+const BUILD = path.join(ROOT, '.build', `test-bundles-${process.pid}`);
+
+describe('deploy bundles (build/bundle.ts): what each function deploys', function () {
+  this.timeout(120_000);
+  let manifests: Map<string, BundleManifest>;
+  let lock: LockFile;
+
+  before(async () => {
+    manifests = new Map((await bundleFunctions(path.join(BUILD, 'deploy'))).map((manifest) => [manifest.target, manifest]));
+    lock = JSON.parse(readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')) as LockFile;
+  });
+  after(() => rmSync(BUILD, { recursive: true, force: true }));
+
+  it('inlines only locked runtime packages, each function only what it uses, and installs only functions-framework', () => {
+    const has = (target: string, location: string): boolean => location in (manifests.get(target)?.bundled ?? {});
+    for (const target of DEPLOYED_TARGETS) {
+      const manifest = manifests.get(target)!;
+      assert.doesNotThrow(() => checkBundledVersions(manifest.bundled, lock), target);
+      assert.deepEqual(manifest.external, ['@google-cloud/functions-framework']);
+      assert.ok(has(target, 'node_modules/@google-cloud/firestore'), `${target} uses Firestore`);
+      assert.ok(!has(target, 'node_modules/@google-cloud/functions-framework'), `${target} must not inline functions-framework`);
+      assert.doesNotThrow(() => prepareSource(ROOT, BUILD, target));
+    }
+    assert.ok(has('api', 'node_modules/@google-cloud/pubsub'));
+    assert.ok(!has('api', 'node_modules/undici') && !has('api', 'node_modules/cheerio'), 'the API neither fetches nor extracts');
+    assert.ok(has('scrapeArticle', 'node_modules/undici') && has('scrapeArticle', 'node_modules/cheerio'));
+    assert.ok(!has('scrapeArticle', 'node_modules/@google-cloud/pubsub'), 'the scraper publishes nothing');
+    for (const absent of ['node_modules/@google-cloud/pubsub', 'node_modules/undici', 'node_modules/cheerio']) {
+      assert.ok(!has('recordDeadLetter', absent), `the recorder does not load ${absent}`);
+    }
+  });
+
+  describe('each bundle serves its first request under functions-framework, against the emulators', () => {
+    let emulators: RunningEmulators;
+    let site: ArticleSite;
+    let firestore: Firestore;
+    const projectId = 'bundle-test';
+    const prefix = `bundle${Date.now()}-`;
+    let env: Record<string, string>;
+
+    before(async () => {
+      emulators = await startEmulators({ choice: 'embedded' });
+      site = await startArticleSite();
+      const pubsub = new PubSub({ projectId, apiEndpoint: emulators.hosts.pubsub, emulatorMode: true });
+      await pubsub.createTopic(topology.topic);
+      await pubsub.close();
+      firestore = new Firestore({ projectId, host: emulators.hosts.firestore, ssl: false });
+      env = emulatedFunctionEnv({ projectId, hosts: emulators.hosts, sitePort: new URL(site.origin).port, collectionPrefix: prefix });
+    });
+    after(async () => {
+      await firestore?.terminate();
+      await site?.stop();
+      await emulators?.stop();
+    });
+
+    const envelope = (data: unknown, attributes: Record<string, string> = {}): string =>
+      JSON.stringify({ subscription: 'projects/p/subscriptions/s', message: { data: Buffer.from(JSON.stringify(data)).toString('base64'), attributes, messageId: '1', publishTime: new Date().toISOString() } });
+
+    it('api accepts a portfolio; scrapeArticle scrapes and stores a page; recordDeadLetter marks one failed', async () => {
+      const bundle = (target: string): string => path.join(BUILD, 'deploy', target, 'index.js');
+      await coldStart({ source: bundle('api'), target: 'api', env, request: { path: '/portfolios', body: JSON.stringify({ urls: [site.url('articles', 1)] }), expectStatus: 202 } });
+      const portfolios = await firestore.collection(`${prefix}${collections.portfolios}`).get();
+      assert.equal(portfolios.size, 1);
+
+      const message = (n: number) => {
+        const canonical = canonicalizeUrl(site.url('articles', n));
+        assert.ok(canonical.ok);
+        return { url: site.url('articles', n), canonicalUrl: canonical.canonicalUrl, urlKey: canonical.urlKey, portfolioId: 'p1' };
+      };
+      const scraped = message(2);
+      await coldStart({ source: bundle('scrapeArticle'), target: 'scrapeArticle', env, request: { path: '/', body: envelope(scraped), expectStatus: 204 } });
+      const article = (await firestore.collection(`${prefix}${collections.articles}`).doc(scraped.urlKey).get()).data();
+      assert.equal(article?.status, 'done');
+      assert.equal(article?.title, site.expected(2).title);
+
+      const dead = message(3);
+      await coldStart({
+        source: bundle('recordDeadLetter'),
+        target: 'recordDeadLetter',
+        env,
+        request: { path: '/', body: envelope(dead, { CloudPubSubDeadLetterSourceDeliveryCount: '5' }), expectStatus: 204 },
+      });
+      const failed = (await firestore.collection(`${prefix}${collections.articles}`).doc(dead.urlKey).get()).data();
+      assert.equal(failed?.status, 'failed');
+      assert.equal(failed?.lastError?.code, 'dead-lettered');
+    });
+  });
+});
