@@ -638,7 +638,7 @@ export class Broker {
   /**
    * After a failed delivery (its lease already ended): dead-letter it when attempts are used up, else
    * offer it again after the backoff. On an ordered subscription the key's later leased messages are
-   * taken back and wait behind it, so none of them overtakes it.
+   * taken back and, with those acked meanwhile, wait behind it, so none of them overtakes it.
    */
   private failed(sub: SubscriptionState, delivery: Delivery): void {
     const policy = sub.resource.deadLetterPolicy;
@@ -652,7 +652,9 @@ export class Broker {
         : null;
     const key = orderingKeyOf(sub, delivery);
     if (key) {
-      for (const later of sub.keys.fail(key, delivery, deadLetterTopic !== null)) this.revoke(sub, later);
+      const { revoked, revived } = sub.keys.fail(key, delivery, deadLetterTopic !== null);
+      for (const later of revoked) this.revoke(sub, later);
+      for (const later of revived) sub.unacked.set(later.seq, later);
     }
     if (deadLetterTopic) {
       sub.unacked.delete(delivery.seq);

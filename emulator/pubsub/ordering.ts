@@ -8,6 +8,11 @@ interface KeyState<D> {
   queue: D[];
   /** Leased and not yet settled, in publish order. */
   leased: D[];
+  /**
+   * Settled (acked) while an earlier message of the key was still leased: if that one fails, these
+   * are delivered again after it, as the real service redelivers a key's later messages.
+   */
+  settledAhead: D[];
   holder: KeyHolder | null;
   /** The head of `queue` waits out its retry backoff; nothing of this key is delivered until then. */
   blocked: boolean;
@@ -17,8 +22,9 @@ interface KeyState<D> {
  * The messages of an ordered subscription that carry an ordering key. A key's messages are leased in
  * publish order and only to the holder of its earlier leases (a stream keeps its keys while it has
  * them outstanding); `onePerKey` (push) allows a single outstanding message per key. When a message
- * fails (nack, expiry, failed push), the key's later leases are taken back and the key is held until
- * the failed message is offered again, so nothing overtakes it.
+ * fails (nack, expiry, failed push), the key's later leases are taken back, its later messages acked
+ * meanwhile are delivered again after it (as on the real service), and the key is held until the
+ * failed message is offered again, so nothing overtakes it.
  */
 export class OrderedKeys<D extends { readonly seq: number }> {
   private readonly keys = new Map<string, KeyState<D>>();
@@ -58,33 +64,37 @@ export class OrderedKeys<D extends { readonly seq: number }> {
     return batch;
   }
 
-  /** An acked (or dead-lettered) message leaves its key. */
+  /** An acked message leaves its key (kept aside while an earlier message of the key is leased). */
   settle(key: string, delivery: D): void {
     const state = this.keys.get(key);
     if (!state) return;
     remove(state.leased, delivery);
+    if (state.leased.some((d) => d.seq < delivery.seq)) state.settledAhead.push(delivery);
     this.afterLeaseChange(key, state);
   }
 
   /**
    * A leased message failed. Returns the key's later leased messages, which the caller must take
-   * back (end their leases); they and, unless `dropFailed`, the failed message go back to the front
-   * of the key's queue in publish order. With the failed message kept, the key stays blocked until
-   * {@link unblock}.
+   * back (end their leases), and its later messages acked meanwhile, which are unacked again. They
+   * and, unless `dropFailed` (dead-lettered), the failed message go back to the front of the key's
+   * queue in publish order; with the failed message kept, the key stays blocked until {@link unblock}.
    */
-  fail(key: string, delivery: D, dropFailed: boolean): D[] {
+  fail(key: string, delivery: D, dropFailed: boolean): { revoked: D[]; revived: D[] } {
     const state = this.keys.get(key);
-    if (!state) return [];
+    if (!state) return { revoked: [], revived: [] };
     remove(state.leased, delivery);
     const later = state.leased.filter((d) => d.seq > delivery.seq);
     state.leased = state.leased.filter((d) => d.seq < delivery.seq);
-    const back = dropFailed ? later : [delivery, ...later];
+    // A dead-lettered message is not delivered again, so what was acked after it stays acked.
+    const revived = dropFailed ? [] : state.settledAhead.filter((d) => d.seq > delivery.seq);
+    state.settledAhead = state.settledAhead.filter((d) => d.seq < delivery.seq);
+    const back = [...(dropFailed ? [] : [delivery]), ...later, ...revived].sort((a, b) => a.seq - b.seq);
     if (!state.blocked) this.queuedCount -= state.queue.length;
     state.queue = [...back, ...state.queue];
     state.blocked = !dropFailed;
     if (!state.blocked) this.queuedCount += state.queue.length;
     this.afterLeaseChange(key, state);
-    return later;
+    return { revoked: later, revived };
   }
 
   /** The failed message's backoff is over: the key may be delivered again. */
@@ -106,7 +116,7 @@ export class OrderedKeys<D extends { readonly seq: number }> {
   private state(key: string): KeyState<D> {
     let state = this.keys.get(key);
     if (!state) {
-      state = { queue: [], leased: [], holder: null, blocked: false };
+      state = { queue: [], leased: [], settledAhead: [], holder: null, blocked: false };
       this.keys.set(key, state);
     }
     return state;
@@ -114,6 +124,9 @@ export class OrderedKeys<D extends { readonly seq: number }> {
 
   private afterLeaseChange(key: string, state: KeyState<D>): void {
     if (state.leased.length === 0) state.holder = null;
+    // Acked messages no earlier lease can fail before any more.
+    const oldestLeased = state.leased[0]?.seq ?? Infinity;
+    if (state.settledAhead.length > 0) state.settledAhead = state.settledAhead.filter((d) => d.seq > oldestLeased);
     if (!state.blocked && state.queue.length > 0) this.ready.add(key);
     else this.ready.delete(key);
     if (state.queue.length === 0 && state.leased.length === 0 && !state.blocked) this.keys.delete(key);
