@@ -72,7 +72,9 @@ async function main(): Promise<void> {
   const stack = await startLocalStack({ emulators: kind, env: process.env, apiPort: port ?? config.port, demo: values.demo, functionProcesses: 'all' });
   onStop(stack.stop);
   const sample = stack.demo?.urls ?? ['https://example.com/a-post', 'https://example.com/another-post'];
-  console.log(`portfolio-scraper running on ${stack.kind} emulators
+  // The page's address first: it is what a first visitor opens.
+  console.log(`Open ${stack.apiUrl}/ in a browser${stack.demo ? ` and paste the demo URLs below (or the feed ${stack.demo.feeds.rss})` : ''}.
+portfolio-scraper running on ${stack.kind} emulators
   API               ${stack.apiUrl}
   Pub/Sub emulator  ${stack.hosts.pubsub}   (topic ${stack.names.topic}, dead letters ${stack.names.deadLetterTopic})
   Firestore emulator ${stack.hosts.firestore}   (project ${stack.projectId})${stack.demo ? `\n  demo site         ${stack.demo.baseUrl}` : ''}
@@ -80,7 +82,8 @@ async function main(): Promise<void> {
 Submit a portfolio:
   curl -s -X POST ${stack.apiUrl}/portfolios -H 'content-type: application/json' \\
     -d '${JSON.stringify({ name: 'demo', urls: sample })}'
-then follow its statusUrl. Ctrl-C stops everything.`);
+then follow its statusUrl.${stack.demo ? `\n\nDemo URLs, one per line for the form:\n${stack.demo.urls.join('\n')}` : ''}
+Ctrl-C stops everything.`);
 }
 
 main().catch((error: unknown) => {

@@ -1,9 +1,12 @@
 /**
  * A small built-in site of sample articles for `npm start -- --demo`, so the first curl works
  * without internet: a few well-formed articles, one broken page (404), one flaky page (503 twice,
- * then fine) and one that always fails (500, so it ends dead-lettered).
+ * then fine) and one that always fails (500, so it ends dead-lettered). Banners are real images
+ * (PNG, JPEG, SVG; one article has none, one points at a missing image), and the articles are
+ * listed in an RSS feed, an Atom feed, a JSON Feed, a sitemap and a sitemap index.
  */
 import { createServer, type Server } from 'node:http';
+import { bannerJpeg, bannerPng, bannerSvg } from './demo-images';
 
 /** A running demo site. */
 export interface DemoSite {
@@ -11,6 +14,8 @@ export interface DemoSite {
   baseUrl: string;
   /** Every URL worth submitting, good and bad. */
   urls: string[];
+  /** Feeds and sitemaps listing the articles (and the broken page). */
+  feeds: { rss: string; atom: string; jsonFeed: string; sitemap: string; sitemapIndex: string };
   stop(): Promise<void>;
 }
 
@@ -22,9 +27,94 @@ const topics = [
   ['Keeping the metadata server out of reach', 'SSRF defences for crawlers in the cloud', ['Literal addresses', 'DNS rebinding', 'Redirect hops']],
 ] as const;
 
+const BANNERS = ['banner-1.png', 'banner-2.jpg', 'banner-3.svg', null, 'missing-banner.png'] as const;
+let png: Buffer | undefined;
+
+function bannerMeta(index: number, baseUrl: string): string {
+  const banner = BANNERS[index % BANNERS.length];
+  return banner ? `<meta property="og:image" content="${baseUrl}/images/${banner}">` : '';
+}
+
+function publishedAt(index: number): string {
+  return new Date(Date.UTC(2026, 0, 5 + index * 7, 9, 30)).toISOString();
+}
+
+/** The listed pages: the five articles and the broken one (a feed may list a page that is gone). */
+function listed(baseUrl: string): { url: string; title: string; published: string }[] {
+  return [
+    ...topics.map(([title], index) => ({ url: `${baseUrl}/articles/${index + 1}`, title, published: publishedAt(index) })),
+    { url: `${baseUrl}/broken`, title: 'A post that was deleted', published: publishedAt(topics.length) },
+  ];
+}
+
+function xmlText(text: string): string {
+  return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
+}
+
+function feedDocument(kind: 'rss' | 'atom' | 'json' | 'sitemap' | 'sitemap-index', baseUrl: string): { type: string; body: string } {
+  const items = listed(baseUrl);
+  switch (kind) {
+    case 'rss':
+      return {
+        type: 'application/rss+xml; charset=utf-8',
+        body: `<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>Demo Engineering Blog</title><link>${baseUrl}/</link><description>Articles by Ada Example</description>
+${items.map((item) => `<item><title>${xmlText(item.title)}</title><link>${item.url}?utm_source=rss</link><guid>${item.url}</guid><pubDate>${new Date(item.published).toUTCString()}</pubDate></item>`).join('\n')}
+</channel></rss>
+`,
+      };
+    case 'atom':
+      return {
+        type: 'application/atom+xml; charset=utf-8',
+        body: `<?xml version="1.0" encoding="UTF-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>Demo Engineering Blog</title><id>${baseUrl}/</id><updated>${items[0]?.published}</updated>
+${items.map((item) => `<entry><title>${xmlText(item.title)}</title><link rel="alternate" href="${item.url}"/><id>${item.url}</id><updated>${item.published}</updated></entry>`).join('\n')}
+</feed>
+`,
+      };
+    case 'json':
+      return {
+        type: 'application/feed+json; charset=utf-8',
+        body: JSON.stringify({ version: 'https://jsonfeed.org/version/1.1', title: 'Demo Engineering Blog', items: items.map((item) => ({ id: item.url, url: item.url, title: item.title, date_published: item.published })) }, null, 2),
+      };
+    case 'sitemap':
+      return {
+        type: 'application/xml; charset=utf-8',
+        body: `<?xml version="1.0" encoding="UTF-8"?>
+<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+${items.map((item) => `<url><loc>${item.url}</loc><lastmod>${item.published.slice(0, 10)}</lastmod></url>`).join('\n')}
+</urlset>
+`,
+      };
+    case 'sitemap-index':
+      return {
+        type: 'application/xml; charset=utf-8',
+        body: `<?xml version="1.0" encoding="UTF-8"?>
+<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><sitemap><loc>${baseUrl}/sitemap.xml</loc></sitemap></sitemapindex>
+`,
+      };
+  }
+}
+
+const FEED_PATHS = { '/feed.xml': 'rss', '/atom.xml': 'atom', '/feed.json': 'json', '/sitemap.xml': 'sitemap', '/sitemap-index.xml': 'sitemap-index' } as const;
+
+function image(path: string): { type: string; body: Buffer | string } | null {
+  switch (path) {
+    case '/images/banner-1.png':
+      png ??= bannerPng([43, 108, 176], [246, 173, 85]);
+      return { type: 'image/png', body: png };
+    case '/images/banner-2.jpg':
+      return { type: 'image/jpeg', body: bannerJpeg() };
+    case '/images/banner-3.svg':
+      return { type: 'image/svg+xml', body: bannerSvg('Green circles') };
+    default:
+      return null;
+  }
+}
+
 function articlePage(index: number, baseUrl: string): string {
   const [title, description, sections] = topics[index % topics.length]!;
-  const published = new Date(Date.UTC(2026, 0, 5 + index * 7, 9, 30)).toISOString();
+  const published = publishedAt(index);
   const paragraph =
     'Queues decouple the request from the work: the caller is answered at once, and each unit of work ' +
     'succeeds, is retried or is recorded as failed on its own schedule, without holding up the rest. ';
@@ -38,7 +128,7 @@ function articlePage(index: number, baseUrl: string): string {
 <meta name="description" content="${description}">
 <meta property="og:title" content="${title}">
 <meta property="og:site_name" content="Demo Engineering Blog">
-<meta property="og:image" content="${baseUrl}/images/banner-${index + 1}.png">
+${bannerMeta(index, baseUrl)}
 <meta property="article:published_time" content="${published}">
 <meta name="author" content="Ada Example">
 </head><body>
@@ -74,9 +164,14 @@ export async function startDemoSite(opts: { port?: number } = {}): Promise<DemoS
     } else if (path === '/always-500') {
       response.writeHead(500, { 'content-type': 'text/plain' });
       response.end('this page never works');
-    } else if (path.startsWith('/images/')) {
-      response.writeHead(200, { 'content-type': 'image/png' });
-      response.end();
+    } else if (path in FEED_PATHS) {
+      const feed = feedDocument(FEED_PATHS[path as keyof typeof FEED_PATHS], baseUrl);
+      response.writeHead(200, { 'content-type': feed.type });
+      response.end(feed.body);
+    } else if (image(path)) {
+      const found = image(path)!;
+      response.writeHead(200, { 'content-type': found.type, 'cache-control': 'public, max-age=3600' });
+      response.end(found.body);
     } else {
       response.writeHead(404, { 'content-type': 'text/html' });
       response.end('<h1>Not found</h1>');
@@ -97,6 +192,13 @@ export async function startDemoSite(opts: { port?: number } = {}): Promise<DemoS
       `${baseUrl}/flaky`,
       `${baseUrl}/always-500`,
     ],
+    feeds: {
+      rss: `${baseUrl}/feed.xml`,
+      atom: `${baseUrl}/atom.xml`,
+      jsonFeed: `${baseUrl}/feed.json`,
+      sitemap: `${baseUrl}/sitemap.xml`,
+      sitemapIndex: `${baseUrl}/sitemap-index.xml`,
+    },
     stop: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -12,6 +12,7 @@ export interface TopologyNames {
   deadLetterTopic: string;
   pushSubscription: string;
   deadLetterSubscription: string;
+  deadLetterAuditSubscription: string;
 }
 
 /** The topology's names, with `-<suffix>` appended so concurrent test runs never collide. */
@@ -22,6 +23,7 @@ export function topologyNames(suffix?: string): TopologyNames {
     deadLetterTopic: `${topology.deadLetterTopic}${tail}`,
     pushSubscription: `${topology.pushSubscription}${tail}`,
     deadLetterSubscription: `${topology.deadLetterSubscription}${tail}`,
+    deadLetterAuditSubscription: `${topology.deadLetterAuditSubscription}${tail}`,
   };
 }
 
@@ -91,5 +93,7 @@ export async function provisionTopology(opts: ProvisionOptions): Promise<Topolog
     ackDeadlineSeconds: topology.recorderTimeoutSeconds + 10,
     retryPolicy,
   });
+  // As in infra/: a pull subscription keeps a copy of every dead letter (for `npm run redrive`).
+  await ensureSubscription(deadLetterTopic, names.deadLetterAuditSubscription, { ackDeadlineSeconds: 60 });
   return names;
 }

@@ -215,7 +215,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       // Emulators outlive this stack: stop their pushes to our soon-closed ports first.
       cleanups.push(async () => {
         await Promise.allSettled(
-          [names.pushSubscription, names.deadLetterSubscription].map((name) => clients.pubsub.subscription(name).delete()),
+          [names.pushSubscription, names.deadLetterSubscription, names.deadLetterAuditSubscription].map((name) => clients.pubsub.subscription(name).delete()),
         );
       });
     }

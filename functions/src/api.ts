@@ -13,12 +13,17 @@
 import type { Request, Response } from '@google-cloud/functions-framework';
 import type { Config } from './config';
 import type { Logger } from './log';
+import { isFeedMessage, type FeedMessage } from './feeds/message';
+import { feedView, queuedFeed } from './feeds/record';
 import { asSeenDuringRound } from './portfolio/retry';
 import { portfolioRoutes, type LoadedPortfolio } from './portfolio/routes';
 import { parseTerminalBitmap } from './portfolio/terminal';
-import { createRouter, type RouteHandler } from './routing';
+import { createRouter, prefersHtml, type RouteHandler } from './routing';
+import type { PortfolioPageView } from './web/pages';
+import { webRoutes } from './web/routes';
 import type { UrlMessage } from './scrape';
 import { ApiError, storageError } from './apiError';
+import { PORTFOLIO_URL_BYTES_LIMIT } from './store';
 import { type ArticleRecord, type ArticleStore, type ErrorRecord, type PortfolioRecord } from './store';
 import { canonicalizeUrl, isWellFormed, type HostBlockCheck, type UrlRejectionCode } from './urls';
 
@@ -48,19 +53,24 @@ export interface RejectedUrl {
 export interface SubmitResponse {
   portfolioId: string;
   accepted: number;
+  /** Feeds accepted (only when the request had "feeds"). */
+  feeds?: number;
   duplicates: number;
   rejected: RejectedUrl[];
   statusUrl: string;
 }
 
 const NAME_MAX_LENGTH = 200;
-// Firestore's document limit is 1 MiB; leave room for field names and the other fields.
-const PORTFOLIO_URL_BYTES_LIMIT = 900_000;
+
+/** Feeds and sitemaps accepted in one POST /portfolios. */
+export const MAX_FEEDS_PER_REQUEST = 20;
 const PORTFOLIO_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
 /** The submitted URL list, from a JSON or text body. */
 export interface Submission {
   urls: string[];
+  /** Feeds or sitemaps to expand into article URLs (JSON bodies and the web form only). */
+  feeds?: string[];
   name: string | null;
 }
 
@@ -98,7 +108,9 @@ export function parseSubmission(req: Pick<Request, 'body' | 'rawBody' | 'headers
       `${type === undefined ? 'The request has no Content-Type' : `Content-Type ${type} is not accepted`}; send application/json ({"urls": [...]}) or text/plain (one URL per line).`,
     );
   }
-  if (submission.urls.length === 0) throw new ApiError(400, 'no-urls', 'The request contains no URLs.');
+  const feeds = submission.feeds ?? [];
+  if (submission.urls.length === 0 && feeds.length === 0) throw new ApiError(400, 'no-urls', 'The request contains no URLs.');
+
   if (submission.urls.length > limits.maxUrls) {
     throw new ApiError(413, 'too-many-urls', `The request contains ${submission.urls.length} URLs; at most ${limits.maxUrls} are accepted per portfolio.`, {
       maxUrls: limits.maxUrls,
@@ -116,17 +128,21 @@ function fromJson(body: unknown): Submission {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new ApiError(400, 'invalid-body', 'The JSON body must be an object: {"urls": ["https://…", …], "name": "optional"}.');
   }
-  const { urls, name } = body as { urls?: unknown; name?: unknown };
-  if (!Array.isArray(urls)) throw new ApiError(400, 'invalid-body', 'The JSON body needs "urls": an array of URL strings.');
-  const badIndex = urls.findIndex((entry) => typeof entry !== 'string');
-  if (badIndex >= 0) {
-    throw new ApiError(400, 'invalid-body', `urls[${badIndex}] is not a string; every entry of "urls" must be a URL string.`, { index: badIndex });
+  const { urls: given, feeds, name } = body as { urls?: unknown; feeds?: unknown; name?: unknown };
+  // "feeds" may come alone: then "urls" may be left out.
+  const urls = given === undefined && feeds !== undefined ? [] : given;
+  for (const [field, list] of [['urls', urls], ['feeds', feeds ?? []]] as const) {
+    if (!Array.isArray(list)) throw new ApiError(400, 'invalid-body', `The JSON body needs "${field}": an array of URL strings.`);
+    const badIndex = list.findIndex((entry) => typeof entry !== 'string');
+    if (badIndex >= 0) {
+      throw new ApiError(400, 'invalid-body', `${field}[${badIndex}] is not a string; every entry of "${field}" must be a URL string.`, { index: badIndex });
+    }
   }
   // An unpaired surrogate (JSON allows "\uD800") is not text, and Firestore refuses to store it.
   if (name !== undefined && name !== null && (typeof name !== 'string' || name.length > NAME_MAX_LENGTH || !isWellFormed(name))) {
     throw new ApiError(400, 'invalid-body', `"name" must be text of at most ${NAME_MAX_LENGTH} characters.`);
   }
-  return { urls: urls as string[], name: typeof name === 'string' && name.trim() !== '' ? name.trim() : null };
+  return { urls: urls as string[], ...(feeds === undefined ? {} : { feeds: feeds as string[] }), name: typeof name === 'string' && name.trim() !== '' ? name.trim() : null };
 }
 
 /** Accepted URLs (first spelling of each canonical URL), duplicates and rejections. */
@@ -193,7 +209,12 @@ export function portfolioView(portfolio: PortfolioRecord, articles: (ArticleReco
     counts[article?.status ?? 'queued'] += 1;
     return portfolioArticleView(url, article);
   });
-  return { portfolioId: portfolio.portfolioId, name: portfolio.name, createdAt: iso(portfolio.createdAt), counts, articles: views };
+  return { portfolioId: portfolio.portfolioId, name: portfolio.name, createdAt: iso(portfolio.createdAt), counts, articles: views, ...feedsOf(portfolio) };
+}
+
+/** The portfolio's feeds for its views (only when it has any: the view of a URL list is unchanged). */
+function feedsOf(portfolio: PortfolioRecord): { feeds?: Record<string, unknown>[] } {
+  return portfolio.feeds && portfolio.feeds.length > 0 ? { feeds: portfolio.feeds.map(feedView) } : {};
 }
 
 /**
@@ -208,7 +229,7 @@ export function pollView(loaded: LoadedPortfolio): Record<string, unknown> {
     counts[article?.status ?? 'queued'] += 1;
     return { index, ...portfolioArticleView(portfolio.urls[index] ?? '', article) };
   });
-  return { portfolioId: portfolio.portfolioId, name: portfolio.name, createdAt: iso(portfolio.createdAt), total: portfolio.urls.length, counts, articles: views };
+  return { portfolioId: portfolio.portfolioId, name: portfolio.name, createdAt: iso(portfolio.createdAt), total: portfolio.urls.length, counts, articles: views, ...feedsOf(portfolio) };
 }
 
 /** GET /articles?url=…: the whole record. */
@@ -223,10 +244,22 @@ export function createApi(deps: ApiDeps): (req: Request, res: Response) => Promi
   const statusUrlOf = (req: Request, portfolioId: string): string => `${req.protocol}://${req.get('host') ?? 'localhost'}/portfolios/${portfolioId}`;
 
   async function submit(req: Request, res: Response): Promise<Record<string, unknown>> {
-    const submission = parseSubmission(req, deps.config.api);
+    const body = await createPortfolio(parseSubmission(req, deps.config.api), req);
+    res.status(202).json(body);
+    return { portfolioId: body.portfolioId, accepted: body.accepted, duplicates: body.duplicates, rejected: body.rejected.length };
+  }
+
+  /** Records a portfolio and queues its URLs (POST /portfolios, and the web form). Throws ApiError. */
+  async function createPortfolio(submission: Submission, req: Request): Promise<SubmitResponse> {
+    const feeds = submission.feeds ?? [];
+    if (feeds.length > MAX_FEEDS_PER_REQUEST) {
+      throw new ApiError(413, 'too-many-feeds', `The request contains ${feeds.length} feeds; at most ${MAX_FEEDS_PER_REQUEST} are accepted per portfolio.`, { maxFeeds: MAX_FEEDS_PER_REQUEST, received: feeds.length });
+    }
     const portfolioId = store.newPortfolioId();
     const triage = triageUrls(submission.urls, portfolioId, deps.blockReason);
-    if (triage.accepted.length === 0) {
+    const feedTriage = triageUrls(feeds, portfolioId, deps.blockReason);
+    triage.rejected.push(...feedTriage.rejected);
+    if (triage.accepted.length === 0 && feedTriage.accepted.length === 0) {
       throw new ApiError(400, 'no-acceptable-urls', 'None of the URLs can be scraped; see details.rejected for why.', { rejected: triage.rejected });
     }
     const urlBytes = triage.accepted.reduce((sum, item) => sum + Buffer.byteLength(item.canonicalUrl) + item.urlKey.length, 0);
@@ -240,7 +273,10 @@ export function createApi(deps: ApiDeps): (req: Request, res: Response) => Promi
       createdAt: now,
       urls: triage.accepted.map((item) => item.canonicalUrl),
       urlKeys: triage.accepted.map((item) => item.urlKey),
+      ...(feedTriage.accepted.length > 0 ? { feeds: feedTriage.accepted.map(queuedFeed) } : {}),
     };
+    // One message expands all of the portfolio's feeds, one after the other.
+    const feedMessages: FeedMessage[] = feedTriage.accepted.slice(0, 1).map((item) => ({ ...item, kind: 'feed' }));
     // The portfolio document and the messages go out together; 202 only once both are confirmed.
     // Article records are created by the scraper on first delivery (the status view counts a URL
     // without one as queued): writing 1,000 of them here would cost more than the rest of the request.
@@ -250,14 +286,14 @@ export function createApi(deps: ApiDeps): (req: Request, res: Response) => Promi
         () => null,
         (error: unknown) => error,
       ),
-      deps.publishUrls(triage.accepted),
+      deps.publishUrls([...triage.accepted, ...feedMessages]),
     ]);
     if (recorded !== null) {
       log({ severity: 'ERROR', message: `Recording portfolio ${portfolioId} failed: ${String(recorded)}`, portfolioId, code: 'storage-unavailable' });
       const error = storageError(recorded);
       throw new ApiError(error.status, error.code, `${error.message} The portfolio was not recorded; submit it again.`, undefined, error.headers);
     }
-    const notQueued = triage.accepted.filter((_item, index) => results[index]?.status !== 'fulfilled');
+    const notQueued = [...triage.accepted, ...feedMessages].filter((_item, index) => results[index]?.status !== 'fulfilled');
     if (notQueued.length > 0) {
       await dropUnqueued(portfolio, notQueued);
       const firstFailure = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
@@ -266,13 +302,18 @@ export function createApi(deps: ApiDeps): (req: Request, res: Response) => Promi
         503,
         'publish-failed',
         `${notQueued.length} of ${triage.accepted.length} URLs could not be queued; submit them again later. The others were queued.`,
-        { portfolioId, statusUrl, queued: triage.accepted.length - notQueued.length, notQueued: notQueued.map((item) => item.url) },
+        { portfolioId, statusUrl, queued: triage.accepted.length - notQueued.length, notQueued: notQueued.flatMap((item) => (isFeedMessage(item) ? feedTriage.accepted.map((feed) => feed.url) : [item.url])) },
         { 'Retry-After': '5' },
       );
     }
-    const body: SubmitResponse = { portfolioId, accepted: triage.accepted.length, duplicates: triage.duplicates, rejected: triage.rejected, statusUrl };
-    res.status(202).json(body);
-    return { portfolioId, accepted: body.accepted, duplicates: body.duplicates, rejected: body.rejected.length };
+    return {
+      portfolioId,
+      accepted: triage.accepted.length,
+      ...(submission.feeds ? { feeds: feedTriage.accepted.length } : {}),
+      duplicates: triage.duplicates + feedTriage.duplicates,
+      rejected: triage.rejected,
+      statusUrl,
+    };
   }
 
   /**
@@ -283,6 +324,9 @@ export function createApi(deps: ApiDeps): (req: Request, res: Response) => Promi
     const dropped = new Set(notQueued.map((item) => item.urlKey));
     const keep = portfolio.urlKeys.map((key) => !dropped.has(key));
     try {
+      if (notQueued.some(isFeedMessage)) {
+        await store.updatePortfolio(portfolio.portfolioId, (current) => ({ next: current && { ...current, feeds: [] }, result: null }));
+      }
       await store.setPortfolioUrls(
         portfolio.portfolioId,
         portfolio.urls.filter((_url, index) => keep[index]),
@@ -312,6 +356,7 @@ export function createApi(deps: ApiDeps): (req: Request, res: Response) => Promi
     const portfolioId = String(req.params.portfolioId);
     const exported = /^(.*)\.(csv|json)$/.exec(portfolioId);
     if (exported) return portfolioPages.exportAs(exported[2] as 'csv' | 'json')(exported[1] ?? '', res);
+    if (req.query.terminal === undefined && prefersHtml(req)) return web.portfolio(req, res);
     if (req.query.terminal === undefined) {
       const { portfolio, articles } = await loadPortfolio(portfolioId);
       res.status(200).json(portfolioView(portfolio, articles));
@@ -349,6 +394,16 @@ export function createApi(deps: ApiDeps): (req: Request, res: Response) => Promi
 
   const portfolioPages = portfolioRoutes({ store, publishUrls: deps.publishUrls, now: deps.now, loadPortfolio, portfolioView, statusUrl: statusUrlOf });
 
+  const web = webRoutes({
+    limits: deps.config.api,
+    parseText: (req, text) => parseSubmission({ body: text, rawBody: req.rawBody, headers: { ...req.headers, 'content-type': 'text/plain' }, is: (type) => (type === 'text/plain' ? type : false) }, deps.config.api),
+    createPortfolio,
+    loadView: async (portfolioId) => {
+      const { portfolio, articles } = await loadPortfolio(portfolioId);
+      return portfolioView(portfolio, articles) as unknown as PortfolioPageView;
+    },
+  });
+
   const health: RouteHandler = async (_req, res) => {
     res.status(200).json({ status: 'ok' });
     return {};
@@ -356,6 +411,8 @@ export function createApi(deps: ApiDeps): (req: Request, res: Response) => Promi
 
   return createRouter(
     [
+      { path: '/', methods: { GET: web.home, POST: web.submitForm } },
+      { path: '/static/:name', methods: { GET: web.asset } },
       { path: '/healthz', methods: { GET: health } },
       { path: '/portfolios', methods: { POST: submit } },
       { path: '/portfolios/:portfolioId', methods: { GET: showPortfolio } },

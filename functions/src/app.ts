@@ -11,6 +11,7 @@ import { createApiFunction } from './handlers/api';
 import { createDeadLetterFunction } from './handlers/recordDeadLetter';
 import { createScrapeFunction } from './handlers/scrapeArticle';
 import { jsonLineLogger, type Logger } from './log';
+import { publisher } from './publisher';
 import type { ScrapeDeps } from './scrape';
 import { firestoreStore, type ArticleStore } from './store';
 
@@ -42,7 +43,7 @@ export function createFunctions(deps: FunctionDeps): PipelineFunctions {
   const store: ArticleStore = firestoreStore(deps.firestore, config.collectionPrefix);
   return {
     api: createApiFunction({ config, pubsub: deps.pubsub, store, now, log }),
-    scrapeArticle: createScrapeFunction({ config, store, now, log, fetchPage: deps.fetchPage, extractArticle: deps.extractArticle }),
+    scrapeArticle: createScrapeFunction({ config, store, now, log, fetchPage: deps.fetchPage, extractArticle: deps.extractArticle, publishUrls: publisher(deps.pubsub, config.topic) }),
     recordDeadLetter: createDeadLetterFunction({ store, now, log }),
   };
 }

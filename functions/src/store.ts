@@ -12,6 +12,7 @@
 import { Firestore, Timestamp, type DocumentData, type DocumentReference } from '@google-cloud/firestore';
 import { groupCalls, type GroupLimits } from './batching';
 import type { Article } from './extract/types';
+import { feedsFromData, type FeedRecord } from './feeds/record';
 import { retryRoundFromData, type RetryRound } from './portfolio/retry';
 import { collections } from './topology';
 
@@ -58,6 +59,9 @@ export interface ArticleRecord extends ArticleFields {
   updatedAt: Date;
 }
 
+/** Bytes of a portfolio's URLs and keys at most: Firestore's document limit is 1 MiB; room is left for field names and the other fields. */
+export const PORTFOLIO_URL_BYTES_LIMIT = 900_000;
+
 /** `portfolios/{portfolioId}`. One document: 1,000 URLs of at most 2,048 characters plus keys fit well
  * under Firestore's 1 MiB limit in practice; the API refuses a portfolio whose URLs would not. */
 export interface PortfolioRecord {
@@ -70,6 +74,8 @@ export interface PortfolioRecord {
   urlKeys: string[];
   /** The last retry round asked for (POST /portfolios/{id}/retry); see portfolio/retry.ts. */
   retryRound?: RetryRound | null;
+  /** Feeds and sitemaps submitted to be expanded into articles; see feeds/record.ts. */
+  feeds?: FeedRecord[];
 }
 
 /** The identity of an article: the URL as submitted, its canonical form and key. */
@@ -108,6 +114,11 @@ export interface ArticleStore {
   setPortfolioUrls(portfolioId: string, urls: string[], urlKeys: string[]): Promise<void>;
   /** Records the portfolio's latest retry round. */
   setRetryRound(portfolioId: string, round: RetryRound): Promise<void>;
+  /**
+   * Reads the portfolio, calls `change` with it (null when absent) and writes `next` whole, atomically
+   * (the feed expander adds URLs this way). `change` must be pure.
+   */
+  updatePortfolio<T>(portfolioId: string, change: (current: PortfolioRecord | null) => { next: PortfolioRecord | null; result: T }): Promise<T>;
   /** A new random portfolio id. */
   newPortfolioId(): string;
 }
@@ -253,6 +264,7 @@ function portfolioFromData(portfolioId: string, data: DocumentData): PortfolioRe
     urls: strings(data.urls),
     urlKeys: strings(data.urlKeys),
     ...optional('retryRound', retryRoundFromData(data.retryRound)),
+    ...optional('feeds', feedsFromData(data.feeds)),
   };
 }
 
@@ -366,6 +378,19 @@ export function firestoreStore(firestore: Firestore, prefix = ''): ArticleStore 
 
     async setRetryRound(portfolioId, round) {
       await portfolios.doc(portfolioId).update({ retryRound: round });
+    },
+
+    async updatePortfolio(portfolioId, change) {
+      const ref = portfolios.doc(portfolioId);
+      return firestore.runTransaction(async (transaction) => {
+        const snapshot = await transaction.get(ref);
+        const { next, result } = change(snapshot.exists ? portfolioFromData(portfolioId, snapshot.data() ?? {}) : null);
+        if (next !== null) {
+          const { portfolioId: _id, ...data } = next;
+          transaction.set(ref, data);
+        }
+        return result;
+      });
     },
 
     newPortfolioId() {

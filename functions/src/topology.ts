@@ -20,6 +20,8 @@ export interface Topology {
   pushSubscription: string;
   /** Push subscription on `deadLetterTopic` whose endpoint is the `recordDeadLetter` function. */
   deadLetterSubscription: string;
+  /** Pull subscription on `deadLetterTopic` nothing consumes: a copy of every dead letter, for an operator (and `npm run redrive`). */
+  deadLetterAuditSubscription: string;
   /** Deliveries before a message is dead-lettered (Pub/Sub allows 5–100). */
   maxDeliveryAttempts: number;
   /** Backoff between redeliveries on the real service. */
@@ -47,6 +49,7 @@ export const topology: Topology = {
   deadLetterTopic: 'article-urls-dead-letter',
   pushSubscription: 'article-urls-scraper',
   deadLetterSubscription: 'article-urls-dead-letter-recorder',
+  deadLetterAuditSubscription: 'article-urls-dead-letter-audit',
   maxDeliveryAttempts: 5,
   productionBackoff: { minimumBackoffSeconds: 10, maximumBackoffSeconds: 600 },
   localBackoff: { minimumBackoffSeconds: 1, maximumBackoffSeconds: 10 },

@@ -67,6 +67,14 @@ export class MemoryStore implements ArticleStore {
     if (portfolio) this.portfolios.set(portfolioId, { ...portfolio, retryRound: structuredClone(round) });
   }
 
+  async updatePortfolio<T>(portfolioId: string, change: (current: PortfolioRecord | null) => { next: PortfolioRecord | null; result: T }): Promise<T> {
+    this.maybeFail();
+    const current = this.portfolios.get(portfolioId);
+    const { next, result } = change(current === undefined ? null : structuredClone(current));
+    if (next !== null) this.portfolios.set(portfolioId, structuredClone(next));
+    return result;
+  }
+
   newPortfolioId(): string {
     return `portfolio${this.nextId++}`;
   }

@@ -268,7 +268,7 @@ async function fetchHop(url: URL, options: FetchOptions, pinning: PinningAgent, 
       method: 'GET',
       headers: {
         'user-agent': options.userAgent,
-        accept: 'text/html,application/xhtml+xml;q=0.9,*/*;q=0.1',
+        accept: options.accept?.header ?? 'text/html,application/xhtml+xml;q=0.9,*/*;q=0.1',
         'accept-encoding': ACCEPT_ENCODING,
       },
       signal,
@@ -287,9 +287,10 @@ async function fetchHop(url: URL, options: FetchOptions, pinning: PinningAgent, 
     }
     const contentTypeHeader = header(headers, 'content-type');
     const mediaType = contentTypeHeader?.split(';')[0]?.trim().toLowerCase() || undefined;
-    if (mediaType !== undefined && !HTML_TYPES.has(mediaType)) {
+    if (mediaType !== undefined && !(options.accept?.mediaTypes.includes(mediaType) ?? HTML_TYPES.has(mediaType))) {
       discard(body);
-      throw permanent('unsupported-content-type', `${url.href} is ${mediaType}, not an HTML page; only text/html and application/xhtml+xml are read.`);
+      const wanted = options.accept?.mediaTypes.join(', ') ?? 'text/html and application/xhtml+xml';
+      throw permanent('unsupported-content-type', `${url.href} is ${mediaType}, not ${options.accept ? 'a feed or sitemap' : 'an HTML page'}; only ${wanted} are read.`);
     }
     const decoders = decodersFor(header(headers, 'content-encoding'), options.maxBytes);
     const declaredLength = Number(header(headers, 'content-length'));
@@ -303,7 +304,7 @@ async function fetchHop(url: URL, options: FetchOptions, pinning: PinningAgent, 
     // The decoded text is about as large again (twice for two-byte text); count it while it is made.
     await lease.take(bytes.length, signal);
     const { text, charset } = decodeHtml(bytes, contentTypeHeader);
-    if (mediaType === undefined && !looksLikeHtml(text)) {
+    if (mediaType === undefined && options.accept === undefined && !looksLikeHtml(text)) {
       throw permanent('unsupported-content-type', `${url.href} has no Content-Type and does not look like HTML; only HTML pages are read.`);
     }
     const finalUrl = new URL(url.href);

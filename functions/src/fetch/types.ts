@@ -81,4 +81,9 @@ export interface FetchOptions extends FetchConfig {
   bodyBudgetBytes: number;
   /** Cancels the fetch (it then fails with `timeout`). */
   signal?: AbortSignal;
+  /**
+   * What to read instead of HTML (the feed importer: feeds and sitemaps): the Accept header sent and
+   * the media types read; a response without Content-Type is then read as is.
+   */
+  accept?: { header: string; mediaTypes: readonly string[] };
 }

@@ -3,6 +3,8 @@ import type { HttpFunction, Request, Response } from '@google-cloud/functions-fr
 import type { LogEntry, Logger } from '../log';
 import { recordDeadLetter, type DeadLetterOutcome } from '../scrape';
 import type { ArticleStore } from '../store';
+import { feedDeadLetterHandler } from '../feeds/deadLetter';
+import { isFeedPush } from '../feeds/message';
 import { deliveryFields } from './deliveryLog';
 
 function deadLetterLog(outcome: DeadLetterOutcome): { severity: LogEntry['severity']; message: string; extra: Partial<LogEntry> } {
@@ -21,7 +23,10 @@ function deadLetterLog(outcome: DeadLetterOutcome): { severity: LogEntry['severi
 /** `recordDeadLetter`: marks a dead-lettered article failed. */
 export function createDeadLetterFunction(deps: { store: ArticleStore; now: () => Date; log: Logger }): HttpFunction {
   const { store, now, log } = deps;
+  const recordFeed = feedDeadLetterHandler(deps);
   return async (req: Request, res: Response): Promise<void> => {
+    // A feed message's dead letter fails the portfolio's feeds instead (feeds/).
+    if (isFeedPush(req.body)) return recordFeed(req, res);
     const started = Date.now();
     const outcome = await recordDeadLetter(req.body, { store, now });
     const { severity, message, extra } = deadLetterLog(outcome);

@@ -6,6 +6,9 @@ import { fetchPage as realFetchPage } from '../fetch';
 import type { LogEntry, Logger } from '../log';
 import { scrape, type ScrapeDeps, type ScrapeOutcome } from '../scrape';
 import type { ArticleStore } from '../store';
+import type { PublishUrls } from '../api';
+import { feedExpandHandler } from '../feeds/functions';
+import { isFeedPush } from '../feeds/message';
 import { deliveryFields } from './deliveryLog';
 
 /** HTTP status for a push delivery: 2xx acks, anything else asks Pub/Sub to redeliver with backoff. */
@@ -46,6 +49,8 @@ export function createScrapeFunction(deps: {
   log: Logger;
   fetchPage?: ScrapeDeps['fetchPage'];
   extractArticle?: ScrapeDeps['extract'];
+  /** For the articles a feed yields (the deployed entry makes its client on first use). */
+  publishUrls: PublishUrls;
 }): HttpFunction {
   const { log } = deps;
   const scrapeDeps: ScrapeDeps = {
@@ -55,7 +60,10 @@ export function createScrapeFunction(deps: {
     now: deps.now,
     config: deps.config,
   };
+  const expandFeed = feedExpandHandler({ ...deps, fetchPage: scrapeDeps.fetchPage, publishUrls: deps.publishUrls });
   return async (req: Request, res: Response): Promise<void> => {
+    // A feed message (kind=feed) is expanded into article messages instead (feeds/).
+    if (isFeedPush(req.body)) return expandFeed(req, res);
     const started = Date.now();
     const outcome = await scrape(req.body, scrapeDeps);
     const status = scrapeStatus(outcome);

@@ -1,7 +1,7 @@
 /** Route handlers about one existing portfolio beyond its status view: retry what failed, export it. */
 import type { Request, Response } from '@google-cloud/functions-framework';
 import { ApiError, storageError } from '../apiError';
-import type { RouteHandler } from '../routing';
+import { prefersHtml, type RouteHandler } from '../routing';
 import type { UrlMessage } from '../scrape';
 import type { ArticleRecord, ArticleStore, PortfolioRecord } from '../store';
 import { exportFileName, portfolioCsv } from './export';
@@ -74,7 +74,9 @@ export function portfolioRoutes(deps: PortfolioRouteDeps): { retry: RouteHandler
       );
     }
     const body: RetryResponse = { portfolioId, queued: queuedKeys.length, alreadyQueued: plan.inFlight.length, statusUrl };
-    res.status(202).json(body);
+    // The page's Retry failed button works without its script too: the browser is sent back to the page.
+    if (prefersHtml(req)) res.redirect(303, `/portfolios/${portfolioId}`);
+    else res.status(202).json(body);
     return { portfolioId, queued: body.queued, alreadyQueued: body.alreadyQueued };
   };
 

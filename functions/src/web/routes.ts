@@ -1,0 +1,99 @@
+/**
+ * The web pages' routes: the form (`GET /`, `POST /` from the form, no script needed), the portfolio
+ * page (`GET /portfolios/{id}` when the browser prefers HTML), Retry failed from the page, and the
+ * static files. Errors a browser asked for are pages in words; the JSON API is untouched.
+ */
+import type { Request, Response } from '@google-cloud/functions-framework';
+import { ApiError } from '../apiError';
+import { isWellFormed } from '../urls';
+import type { RouteHandler } from '../routing';
+import { assetNamed } from './assets';
+import { setPageHeaders } from './headers';
+import type { Html } from './html';
+import { createdPage, dateFormat, errorPage, homePage, portfolioPage, type FormState, type PortfolioPageView } from './pages';
+
+/** The form's submission, as api.ts's `Submission`. */
+export interface FormSubmission {
+  urls: string[];
+  feeds?: string[];
+  name: string | null;
+}
+
+/** Dependencies (api.ts passes its own). */
+export interface WebDeps {
+  limits: { maxUrls: number };
+  /** Reads a text/plain body (one URL per line) with the limits of POST /portfolios; throws ApiError. */
+  parseText: (req: Request, text: string) => { urls: string[] };
+  createPortfolio: (submission: FormSubmission, req: Request) => Promise<{ portfolioId: string; accepted: number; rejected: { url: string; message: string }[] }>;
+  /** The status view of a portfolio; throws ApiError 404 / 503. */
+  loadView: (portfolioId: string) => Promise<PortfolioPageView>;
+}
+
+function sendPage(res: Response, status: number, page: Html): void {
+  setPageHeaders(res);
+  res.status(status).type('text/html; charset=utf-8').send(page.markup);
+}
+
+function formText(value: unknown): string {
+  if (Array.isArray(value)) return value.filter((entry) => typeof entry === 'string').join('\n');
+  return typeof value === 'string' ? value : '';
+}
+
+/** The handlers of the web pages. */
+export function webRoutes(deps: WebDeps): { home: RouteHandler; submitForm: RouteHandler; portfolio: RouteHandler; asset: RouteHandler } {
+  const home: RouteHandler = async (_req, res) => {
+    sendPage(res, 200, homePage({}, deps.limits));
+    return { page: 'home' };
+  };
+
+  const submitForm: RouteHandler = async (req, res) => {
+    const form = (req.body ?? {}) as Record<string, unknown>;
+    const state: FormState = { urls: formText(form.urls), feeds: formText(form.feeds), name: formText(form.name) };
+    try {
+      if (!req.is('application/x-www-form-urlencoded')) throw new ApiError(415, 'unsupported-media-type', 'The form must be sent as application/x-www-form-urlencoded.');
+      const name = state.name?.trim() ?? '';
+      if (name.length > 200 || !isWellFormed(name)) throw new ApiError(400, 'invalid-body', 'The name must be text of at most 200 characters.');
+      const feeds = (state.feeds ?? '').split(/\r?\n/).map((line) => line.trim()).filter((line) => line !== '' && !line.startsWith('#'));
+      // The addresses are read as a text/plain POST /portfolios would be (same limits); feeds may come alone.
+      const { urls } = feeds.length > 0 && (state.urls ?? '').trim() === '' ? { urls: [] } : deps.parseText(req, state.urls ?? '');
+      const created = await deps.createPortfolio({ urls, ...(feeds.length > 0 ? { feeds } : {}), name: name === '' ? null : name }, req);
+      if (created.rejected.length === 0) {
+        res.redirect(303, `/portfolios/${created.portfolioId}`);
+      } else {
+        sendPage(res, 201, createdPage(created));
+      }
+      return { page: 'submit', portfolioId: created.portfolioId };
+    } catch (error) {
+      if (!(error instanceof ApiError) || error.code === 'internal-error') throw error;
+      const rejected = Array.isArray(error.details?.rejected) ? (error.details.rejected as { url: string; message: string }[]) : [];
+      for (const [name, value] of Object.entries(error.headers)) res.set(name, value);
+      sendPage(res, error.status, homePage({ ...state, error: error.message, rejected }, deps.limits));
+      return { page: 'submit', code: error.code };
+    }
+  };
+
+  const portfolio: RouteHandler = async (req, res) => {
+    const portfolioId = String(req.params.portfolioId);
+    try {
+      const view = await deps.loadView(portfolioId);
+      sendPage(res, 200, portfolioPage(view, dateFormat(req.acceptsLanguages())));
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      for (const [name, value] of Object.entries(error.headers)) res.set(name, value);
+      sendPage(res, error.status, errorPage(error.status, error.message));
+      return { page: 'portfolio', portfolioId, code: error.code };
+    }
+    return { page: 'portfolio', portfolioId };
+  };
+
+  const asset: RouteHandler = async (req, res) => {
+    const found = assetNamed(String(req.params.name));
+    if (found === undefined) throw new ApiError(404, 'not-found', `Nothing is served at ${req.path}.`);
+    res.set('Cache-Control', 'public, max-age=31536000, immutable');
+    res.set('X-Content-Type-Options', 'nosniff');
+    res.status(200).type(found.contentType).send(found.body);
+    return {};
+  };
+
+  return { home, submitForm, portfolio, asset };
+}

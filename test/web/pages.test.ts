@@ -1,0 +1,131 @@
+/**
+ * The web pages over HTTP (functions-framework, MemoryStore): what a browser is sent. The browser
+ * itself is exercised in browser.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { queuedArticle, type ArticleRecord } from '../../functions/src/store';
+import { serveApi, type ApiHarness } from '../functions/apiHarness';
+import { urlMessage } from '../functions/fakes';
+
+const BROWSER_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8';
+const at = new Date('2026-03-01T11:00:00Z');
+
+describe('web pages (through functions-framework)', () => {
+  let harness: ApiHarness;
+  beforeEach(async () => {
+    harness = await serveApi({ MAX_URLS_PER_REQUEST: '3' });
+  });
+  afterEach(() => harness.close());
+
+  const page = (path: string, init: RequestInit = {}) => fetch(`${harness.base}${path}`, { redirect: 'manual', ...init, headers: { accept: BROWSER_ACCEPT, ...(init.headers as Record<string, string>) } });
+  const postForm = (fields: Record<string, string>) =>
+    page('/', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields).toString() });
+
+  function seed(records: Partial<ArticleRecord>[]): void {
+    const messages = records.map((_r, index) => urlMessage(`https://example.com/${index}`, 'p1'));
+    harness.store.portfolios.set('p1', { portfolioId: 'p1', name: 'Ada <b>Lovelace</b>', createdAt: at, urls: messages.map((m) => m.canonicalUrl), urlKeys: messages.map((m) => m.urlKey) });
+    messages.forEach((message, index) => harness.store.articles.set(message.urlKey, { ...queuedArticle(message, at), ...records[index] }));
+  }
+
+  it('serves the form with a strict Content-Security-Policy and no inline script', async () => {
+    const response = await page('/');
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get('content-type') ?? '', /^text\/html; charset=utf-8/);
+    const csp = response.headers.get('content-security-policy') ?? '';
+    assert.match(csp, /script-src 'self'(;|$)/);
+    assert.match(csp, /default-src 'none'/);
+    assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+    const text = await response.text();
+    assert.match(text, /<textarea id="urls" name="urls"/);
+    assert.match(text, /<label for="urls">/);
+    // Every script is an external file of ours, and it is served.
+    const scripts = [...text.matchAll(/<script([^>]*)>([\s\S]*?)<\/script>/g)];
+    assert.ok(scripts.length > 0);
+    for (const [, attributes, content] of scripts) {
+      assert.equal(content, '', 'no inline script');
+      const src = /src="([^"]+)"/.exec(attributes ?? '')?.[1];
+      assert.ok(src, 'has a src');
+      const asset = await fetch(`${harness.base}${src}`);
+      assert.equal(asset.status, 200);
+      assert.match(asset.headers.get('content-type') ?? '', /^text\/javascript/);
+      assert.match(asset.headers.get('cache-control') ?? '', /immutable/);
+    }
+    assert.equal((await fetch(`${harness.base}/static/nothing.js`)).status, 404);
+  });
+
+  it('creates a portfolio from the form and sends the browser to its page', async () => {
+    const response = await postForm({ urls: 'https://example.com/a\r\nhttps://example.com/b\r\n', name: 'Mine' });
+    assert.equal(response.status, 303);
+    const location = response.headers.get('location') ?? '';
+    assert.match(location, /^\/portfolios\/portfolio\d+$/);
+    assert.equal(harness.published.length, 2);
+    const portfolio = harness.store.portfolios.get(location.split('/').pop()!);
+    assert.equal(portfolio?.name, 'Mine');
+  });
+
+  it('shows refusals in words next to the form, keeping what was typed, with each rejected URL and why', async () => {
+    const none = await postForm({ urls: 'ftp://example.com/x\nnot a url', name: 'n' });
+    assert.equal(none.status, 400);
+    const text = await none.text();
+    assert.match(text, /None of the URLs can be scraped/);
+    assert.match(text, /<code>ftp:\/\/example\.com\/x<\/code>: [^<]*http/);
+    assert.match(text, /<code>not a url<\/code>: /);
+    assert.match(text, /<textarea id="urls" name="urls"[^>]*>ftp:\/\/example\.com\/x\nnot a url<\/textarea>/);
+    const many = await postForm({ urls: 'https://a.example/1\nhttps://a.example/2\nhttps://a.example/3\nhttps://a.example/4' });
+    assert.equal(many.status, 413);
+    assert.match(await many.text(), /contains 4 URLs; at most 3 are accepted/);
+    const empty = await postForm({ urls: '  \n' });
+    assert.equal(empty.status, 400);
+    assert.match(await empty.text(), /contains no URLs/);
+    // Some accepted, some not: the page says which were refused and links on.
+    const some = await postForm({ urls: 'https://example.com/ok\nftp://example.com/no' });
+    assert.equal(some.status, 201);
+    const listed = await some.text();
+    assert.match(listed, /<code>ftp:\/\/example\.com\/no<\/code>/);
+    assert.match(listed, /href="\/portfolios\/portfolio\d+" id="open-portfolio"/);
+  });
+
+  it('renders the portfolio for a browser and JSON for curl, escaping everything scraped', async () => {
+    seed([
+      { status: 'done', title: '<script>alert("x")</script> & co', outline: ['<img src=x onerror=alert(1)>'], readingTimeMinutes: 5, publishedAt: '2026-01-05T09:30:00Z', bannerImage: 'https://example.com/b.png', attempts: 1 },
+      { status: 'failed', attempts: 1, lastError: { code: 'http-404', message: 'Not found <b>here</b>.', at } },
+      { status: 'queued', attempts: 2, bannerImage: 'javascript:alert(1)' },
+    ]);
+    const response = await page('/portfolios/p1', { headers: { 'accept-language': 'de-DE,de;q=0.9' } });
+    assert.equal(response.status, 200);
+    assert.ok(response.headers.get('content-security-policy'));
+    assert.match(response.headers.get('vary') ?? '', /Accept/);
+    const text = await response.text();
+    assert.doesNotMatch(text, /<script>alert/);
+    assert.match(text, /&lt;script&gt;alert\(&quot;x&quot;\)&lt;\/script&gt; &amp; co/);
+    assert.match(text, /&lt;img src=x onerror=alert\(1\)&gt;/);
+    assert.match(text, /<h1>Ada &lt;b&gt;Lovelace&lt;\/b&gt;<\/h1>/);
+    assert.match(text, /Not found &lt;b&gt;here&lt;\/b&gt;\./);
+    assert.match(text, /The page was not found \(404\)/, 'the reason in words');
+    assert.match(text, /<time datetime="2026-01-05T09:30:00Z" data-format="date">05\.01\.2026<\/time>/, 'the date in the reader’s language');
+    assert.match(text, /5 min read/);
+    assert.match(text, /<img src="https:\/\/example\.com\/b\.png" alt="Banner image of &lt;script&gt;[^"]*" loading="lazy"/);
+    assert.doesNotMatch(text, /javascript:/, 'a javascript: banner is never an image source');
+    assert.equal((text.match(/class="placeholder" role="img" aria-label="No banner image"/g) ?? []).length, 2);
+    assert.match(text, /Pending<\/span> Being read \(attempt 2\)/);
+    assert.match(text, /data-count="done">1<.*data-count="queued">1<.*data-count="failed">1</s);
+    assert.match(text, /<progress id="progress" max="3" value="2"/);
+    assert.match(text, /<form method="post" action="\/portfolios\/p1\/retry" class="retry">/);
+    assert.match(text, /href="\/portfolios\/p1\.csv" download/);
+    const json = await fetch(`${harness.base}/portfolios/p1`);
+    assert.match(json.headers.get('content-type') ?? '', /^application\/json/);
+    const curl = await fetch(`${harness.base}/portfolios/p1`, { headers: { accept: '*/*' } });
+    assert.match(curl.headers.get('content-type') ?? '', /^application\/json/);
+  });
+
+  it('answers an unknown portfolio with a page in words, and the retry form with a redirect back', async () => {
+    const missing = await page('/portfolios/nope');
+    assert.equal(missing.status, 404);
+    assert.match(await missing.text(), /<h1>Not found<\/h1><p>There is no portfolio nope\.<\/p>/);
+    seed([{ status: 'failed', attempts: 1, lastError: { code: 'http-404', message: 'Not found.', at } }]);
+    const retry = await page('/portfolios/p1/retry', { method: 'POST' });
+    assert.equal(retry.status, 303);
+    assert.equal(retry.headers.get('location'), '/portfolios/p1');
+    assert.equal(harness.published.length, 1);
+  });
+});
