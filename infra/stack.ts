@@ -191,7 +191,8 @@ export function deployStack(settings: InfraSettings = settingsFromPulumiConfig()
       ackDeadlineSeconds: settings.ackDeadlineSeconds,
       scraper,
       recorder,
-      publishers: [api.serviceAccountMember],
+      // The scraper publishes the articles a feed or sitemap yields (feeds/).
+      publishers: [api.serviceAccountMember, scraper.serviceAccountMember],
     },
     afterServices,
   );

@@ -128,11 +128,11 @@ describe('infra: the Pulumi program under mocks', () => {
     for (const account of accounts) assert.match(account, new RegExp(`@${PROJECT}\\.iam\\.gserviceaccount\\.com$`));
   });
 
-  it('gives the API publish on the topic, and every function Firestore use, and nothing more', () => {
+  it('gives the API and the scraper (for feeds) publish on the topic, and every function Firestore use, and nothing more', () => {
     const member = (entryPoint: string) => `serviceAccount:${fn(run, entryPoint).serviceConfig.serviceAccountEmail}`;
     assert.deepEqual(
       membersWith(run, 'gcp:pubsub/topicIAMMember:TopicIAMMember', (p) => p.topic === topology.topic),
-      [member('api')],
+      [member('api'), member('scrapeArticle')],
     );
     const projectRoles = ofType(run, 'gcp:projects/iAMMember:IAMMember').map(props);
     for (const entryPoint of ['api', 'scrapeArticle', 'recordDeadLetter']) {
