@@ -118,6 +118,24 @@ describe('web pages (through functions-framework)', () => {
     assert.match(curl.headers.get('content-type') ?? '', /^application\/json/);
   });
 
+  it('lists the feeds with what they yielded or why they failed', async () => {
+    seed([{ status: 'done', title: 'A', attempts: 1 }]);
+    const portfolio = harness.store.portfolios.get('p1')!;
+    const feed = (url: string) => ({ url, canonicalUrl: url, urlKey: url, kind: 'rss', found: 0, addedKeys: [] as string[], skipped: 0, error: null, terminalAt: null });
+    harness.store.portfolios.set('p1', {
+      ...portfolio,
+      feeds: [
+        { ...feed('https://blog.example/feed.xml'), status: 'done', found: 12, addedKeys: ['a', 'b'] },
+        { ...feed('https://blog.example/gone.xml'), status: 'failed', error: { code: 'http-404', message: 'gone <b>!</b>', at } },
+        { ...feed('https://blog.example/slow.xml'), status: 'queued' },
+      ],
+    });
+    const text = await (await page('/portfolios/p1')).text();
+    assert.match(text, /<code>https:\/\/blog\.example\/feed\.xml<\/code>: found 12 articles, added 2\./);
+    assert.match(text, /<code>https:\/\/blog\.example\/gone\.xml<\/code>: <span class="badge failed">Failed<\/span> The page was not found \(404\)[^<]* gone &lt;b&gt;!&lt;\/b&gt;/);
+    assert.match(text, /<code>https:\/\/blog\.example\/slow\.xml<\/code>: <span class="badge pending">Pending<\/span>/);
+  });
+
   it('answers an unknown portfolio with a page in words, and the retry form with a redirect back', async () => {
     const missing = await page('/portfolios/nope');
     assert.equal(missing.status, 404);
