@@ -561,17 +561,32 @@ export class Broker {
     }
     // Spread the backlog over the open streams (the client opens five) within their flow control.
     const consumers = [...sub.consumers];
+    let subscriptionRoom = this.orderedStreamRoom(sub, consumers);
     for (let i = 0; i < consumers.length && this.available(sub) > 0; i++) {
       const consumer = consumers[(sub.nextConsumer + i) % consumers.length]!;
       const room =
         consumer.maxOutstandingMessages > 0 ? consumer.maxOutstandingMessages - consumer.outstanding : Infinity;
       const share = Math.ceil(this.available(sub) / (consumers.length - i));
-      const count = Math.min(room, share);
+      const count = Math.min(room, share, subscriptionRoom);
+      subscriptionRoom -= Math.max(0, count);
       if (count <= 0) continue;
       const batch = this.take(sub, count, consumer.ackDeadlineSeconds, consumer, consumer);
       if (batch.length > 0) consumer.deliver(batch);
     }
     sub.nextConsumer = consumers.length > 0 ? (sub.nextConsumer + 1) % consumers.length : 0;
+  }
+
+  /**
+   * On an ordered subscription, the streams together get at most one stream's flow-control limit.
+   * The client announces its limit on each of its five streams but holds one inventory for all of
+   * them; once that inventory is full, it hands out newly arrived messages before the ones it queued,
+   * which would put a key's messages out of order in the user's callback.
+   */
+  private orderedStreamRoom(sub: SubscriptionState, consumers: StreamConsumer[]): number {
+    if (!sub.resource.enableMessageOrdering) return Infinity;
+    const limits = consumers.map((c) => c.maxOutstandingMessages).filter((limit) => limit > 0);
+    if (limits.length === 0) return Infinity;
+    return Math.min(...limits) - consumers.reduce((sum, c) => sum + c.outstanding, 0);
   }
 
   private available(sub: SubscriptionState): number {

@@ -103,6 +103,51 @@ forEachLane('Pub/Sub conformance: ordering keys', (lane) => {
     }
   });
 
+  it('streaming pull, acceptance size: 4,000 messages over 20 keys with nacks and slow acks, in order per key', async function () {
+    this.timeout(120_000);
+    const topic = await orderedTopic();
+    const [subscription] = await topic.createSubscription(c.unique('sub'), {
+      enableMessageOrdering: true,
+      retryPolicy: { minimumBackoff: { seconds: 0 }, maximumBackoff: { seconds: 1 } },
+    });
+    const keys = Array.from({ length: 20 }, (_, i) => `key${i}`);
+    const perKey = 200;
+    await publishKeys(topic, keys, perKey);
+    const deliveries = new Map<string, number[]>(keys.map((k) => [k, []]));
+    const acked = new Set<string>();
+    const seen = new Map<string, number>();
+    let nacks = 0;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`only ${acked.size} of ${keys.length * perKey} acked`)), 110_000);
+      subscription.on('error', reject);
+      subscription.on('message', (message: Message) => {
+        const data = message.data.toString();
+        const [key, index] = parse(data);
+        deliveries.get(key)!.push(index);
+        const times = (seen.get(data) ?? 0) + 1;
+        seen.set(data, times);
+        // About 3% of deliveries, redeliveries included, are nacked (never the same message 3 times).
+        if (times < 3 && (index * 31 + times * 17 + key.length) % 33 === 0) {
+          nacks++;
+          message.nack();
+          return;
+        }
+        // Acks come late, as from a handler doing work: the client's inventory fills up.
+        setTimeout(() => {
+          message.ack();
+          acked.add(data);
+          if (acked.size === keys.length * perKey) {
+            clearTimeout(timer);
+            resolve();
+          }
+        }, index % 7);
+      });
+    });
+    await subscription.close();
+    assert.ok(nacks > 0);
+    assertInOrder(deliveries, perKey, !holdsKeyAfterNack);
+  });
+
   it('unary pull: in order per key; after a nack the key starts again at the nacked message', async function () {
     this.timeout(30_000);
     const topic = await orderedTopic();
