@@ -26,6 +26,22 @@ const BOILERPLATE_HEADING = /^(?:more (?:to read|from\b.*|stories|on\b.*|like th
 /** Paragraph classes that hold a byline or dates rather than the article's opening. */
 const NOT_OPENING = /byline|dateline|date|meta|author|caption|credit|kicker|eyebrow/i;
 
+/** Class words of what sits in an article body without being its text: pictures, bylines, share bars. */
+const NOT_PROSE_CLASS = /(?:^|[\s_-])(?:caption|credit|gallery|slideshow|carousel|lightbox|byline|dateline|timestamp|author|share|sharing|social|related|newsletter|promo|advert|ad-slot|subscribe|tags|breadcrumb)(?:$|[\s_-])/i;
+
+/**
+ * Elements of the main content whose words are not the article's: figures and their captions, and
+ * short blocks whose class says caption, credit, gallery, byline, timestamp, sharing and the like (a
+ * long one is kept: some themes put the whole body in a "post-author-…" wrapper).
+ */
+function notProse(el: Element): boolean {
+  if (el.name === 'figure' || el.name === 'figcaption' || el.name === 'picture') return true;
+  // Classes only: ids are often made from a section's heading ("sharing-with-a-team").
+  const cls = el.attribs['class'];
+  if (cls === undefined || cls.length < 3 || !NOT_PROSE_CLASS.test(cls)) return false;
+  return textOf(el, undefined, 1500).length < 1500;
+}
+
 /**
  * Reads the main content in one walk (a 5 MB page has no time for three): counts its words, collects
  * its section headings and its opening paragraphs.
@@ -41,16 +57,18 @@ export function readBody(main: MainContent | null, title: string | null, opening
   const counter = new WordCounter();
 
   const enter = (el: Element): boolean => {
-    if (main.skip(el)) return false;
+    if (main.skip(el) || notProse(el)) return false;
     if (HEADING.has(el.name)) {
       const raw = textOf(el);
-      counter.feed(raw);
-      counter.boundary();
       const text = stripPermalink(raw);
       const key = squash(text);
-      if (key === '' || text.length > 200 || seen.has(key) || !/\p{L}/u.test(text) || BOILERPLATE_HEADING.test(text)) return false;
-      // The headline repeated at the top of the body is not a section.
-      if (squashedTitle && (key === squashedTitle || (el.name === 'h1' && (squashedTitle.includes(key) || key.includes(squashedTitle))))) return false;
+      // The headline repeated at the top of the body is neither a section nor words of the body.
+      const isHeadline = squashedTitle !== null && (key === squashedTitle || (el.name === 'h1' && (squashedTitle.includes(key) || key.includes(squashedTitle))));
+      if (!isHeadline) {
+        counter.feed(raw);
+        counter.boundary();
+      }
+      if (isHeadline || key === '' || text.length > 200 || seen.has(key) || !/\p{L}/u.test(text) || BOILERPLATE_HEADING.test(text)) return false;
       seen.add(key);
       outline.push(text);
       return false;

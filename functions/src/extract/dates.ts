@@ -255,7 +255,7 @@ export function findDateInText(text: string, now: number, order: DayMonthOrder =
       if (best && index >= best.index) break;
       // Group 1 is a month word in the written-out patterns (the numeric one uses it for its separator).
       if (m[1] !== undefined && /\p{L}/u.test(m[1]) && monthOf(m[1]) === undefined) continue;
-      const before = text.slice(Math.max(0, index - 24), index).toLowerCase();
+      const before = text.slice(Math.max(0, index - 40), index).toLowerCase();
       if (/(updated|modified|edited|aktualisiert|mis à jour|actualizado|更新|最終更新)[^.]*$/u.test(before)) continue;
       // A month word must stand alone ("Mayor 12, 2015" is no date).
       if (/\p{L}$/u.test(text.slice(Math.max(0, index - 1), index)) && /^\p{L}/u.test(m[0])) continue;
