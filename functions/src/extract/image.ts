@@ -84,15 +84,53 @@ function numberAttr(el: Element, name: string): number | null {
 }
 
 /**
- * A picture inside the article body that is big enough to be its lead: at least 400×200 by its
- * width/height attributes, or offered at 600w+ in its srcset. Lazy-loading attributes count as src.
+ * A picture in the article header or body that is big enough to be its lead: at least 400×200 by its
+ * width/height attributes, offered at 600w+ in its srcset, or (without size attributes) asked for at
+ * that size by its resizing URL. Lazy-loading attributes count as src.
  */
+/** Width and height a resizing URL asks for ("…/crop/755x450/…", "?w=1200&h=630"), or null. */
+function sizeInUrl(url: string): { w: number; h: number | null } | null {
+  const m = /(?:^|[^\d])(\d{3,4})[x×](\d{3,4})(?:[^\d]|$)/.exec(url);
+  if (m) return { w: Number(m[1]), h: Number(m[2]) };
+  const q = /[?&](?:w|width)=(\d{3,4})\b/.exec(url);
+  return q ? { w: Number(q[1]), h: null } : null;
+}
+
+/** The article header: up to two containers around the page's `<h1>` (where a lead picture often sits above the body). */
+function headerRoots(page: Page): Element[] {
+  const h1 = page.byTag('h1')[0];
+  const out: Element[] = [];
+  for (let p = h1?.parent as Element | null | undefined, level = 0; p && p.type === 'tag' && p.name !== 'body' && p.name !== 'html' && level < 2; p = p.parent as Element | null, level++) out.push(p);
+  return out.slice(-1);
+}
+
+/** True when `inner` lies inside `outer`. */
+function inside(inner: Element, outer: Element): boolean {
+  for (let p: Element | null = inner; p; p = p.parent as Element | null) if (p === outer) return true;
+  return false;
+}
+
 export function contentImage(page: Page): string | null {
   const main = page.main();
   if (!main) return null;
-  for (const root of main.roots) {
-    for (const el of [root, ...elementsIn(root, (e) => !main.skip(e))]) {
-      if (el.name !== 'img' || main.skip(el)) continue;
+  // A header block apart from the body only: a container of the whole page would reach its banners.
+  const header = headerRoots(page).filter((h) => !main.roots.some((r) => inside(r, h)));
+  // The blocks just before the body, in its container and the one above: a lead picture over the text.
+  const before: Element[] = [];
+  for (let at = main.roots[0] as Element | null | undefined, level = 0; at && at.type === 'tag' && at.name !== 'body' && level < 2; at = at.parent as Element | null, level++) {
+    let n = 0;
+    for (let sib = at.prev; sib && n < 2; sib = sib.prev) {
+      if (sib.type !== 'tag') continue;
+      before.unshift(sib as Element);
+      n++;
+    }
+  }
+  header.push(...before.filter((b) => !header.includes(b)));
+  for (const root of [...header, ...main.roots]) {
+    // Containers the main-content detection pruned are not searched; an <img> is judged by its own
+    // URL and attributes (FURNITURE), since a lead picture's class may well say "banner".
+    for (const el of [root, ...elementsIn(root, (e) => e.name === 'img' || !main.skip(e))]) {
+      if (el.name !== 'img') continue;
       const srcset = largestFromSrcset(attr(el, 'srcset') ?? attr(el, 'data-srcset'));
       const src = attr(el, 'data-src') ?? attr(el, 'data-lazy-src') ?? attr(el, 'data-original') ?? attr(el, 'src') ?? srcset?.url ?? null;
       if (!src || /\.svg(\?|#|$)/i.test(src)) continue;
@@ -102,7 +140,9 @@ export function contentImage(page: Page): string | null {
       const h = numberAttr(el, 'height');
       const bigByAttrs = w !== null && w >= 400 && (h === null || h >= 200);
       const bigBySrcset = srcset !== null && srcset.width >= 600 && (w === null || w >= 400);
-      if (!bigByAttrs && !bigBySrcset) continue;
+      const hinted = w === null && h === null ? sizeInUrl(src) : null;
+      const bigByUrl = hinted !== null && hinted.w >= 400 && (hinted.h === null || hinted.h >= 200);
+      if (!bigByAttrs && !bigBySrcset && !bigByUrl) continue;
       const url = absoluteHttpUrl(bigBySrcset && srcset ? srcset.url : src, page.base);
       if (url) return url;
     }
@@ -110,9 +150,31 @@ export function contentImage(page: Page): string | null {
   return null;
 }
 
-/** Banner image rules: what the page declares, then a large picture of the article body. */
+/** Banner image rules: the og:image family, then twitter:image, JSON-LD, image_src, then a large picture of the article. */
+/**
+ * `og:image`, unless `og:image:secure_url` is the same picture better: the same URL over https, or
+ * the same file asked for at a larger size or in a format that is not GIF.
+ */
+const openGraphImage: Rule<Page, string> = {
+  name: 'og:image',
+  run: (page) => {
+    const plain = fromMeta('og:image', ['og:image', 'og:image:url']).run(page) ?? null;
+    const secure = fromMeta('og:image:secure_url', ['og:image:secure_url']).run(page) ?? null;
+    if (!plain || !secure || plain === secure) return plain ?? secure;
+    const bare = (u: string): string => u.replace(/^https?:\/\//, '');
+    if (bare(plain) === bare(secure)) return secure;
+    const stem = (u: string): string => (u.split(/[?#]/)[0]!.split('/').pop() ?? '').replace(/[-_]?\d{2,4}x\d{2,4}|\.\w{3,4}$/g, '');
+    if (stem(plain) !== '' && stem(plain) === stem(secure)) {
+      const a = sizeInUrl(plain)?.w ?? 0;
+      const b = sizeInUrl(secure)?.w ?? 0;
+      if (b > a || (/\.gif(?:$|[?#])/i.test(plain) && !/\.gif(?:$|[?#])/i.test(secure))) return secure;
+    }
+    return plain;
+  },
+};
+
 export const bannerImageRules: readonly Rule<Page, string>[] = [
-  fromMeta('og:image', ['og:image', 'og:image:url', 'og:image:secure_url']),
+  openGraphImage,
   fromMeta('twitter:image', ['twitter:image', 'twitter:image:src']),
   fromJsonLd,
   { name: 'link.image_src', run: (page) => linkHref(page, 'image_src') },
