@@ -337,12 +337,19 @@ const BY_LABEL = /^(?:(?:written|posted|reported)\s+)?by(?:[\s:]|$)/i;
 /** Visible bylines near the headline: "By …" text, byline/author-classed elements, links to writers' profile pages. */
 function fromVisibleByline(page: Page): Named[] {
   const window = headerWindow(page);
-  // "By" standing alone (a label element) followed by the name in the next sibling.
   for (const el of window) {
-    if (inOtherContext(el)) continue;
+    // Cheap tests first (a window holds hundreds of elements): the element's class, its own text,
+    // or the path its link points to must say "byline" before any text is gathered.
     const ci = `${el.attribs['class'] ?? ''} ${el.attribs['id'] ?? ''}`;
-    const classed = BYLINE_CLASS.test(ci) && !NOT_BYLINE_CLASS.test(ci);
-    const text = classed || el.name === 'a' || el.children.length <= 3 ? textOf(el, undefined, 240) : '';
+    const classed = ci.length > 1 && BYLINE_CLASS.test(ci) && !NOT_BYLINE_CLASS.test(ci);
+    const direct = ownText(el);
+    const byLabel = BY_LABEL.test(direct);
+    const cjkLabel = CJK_LABEL.test(direct);
+    const path = el.name === 'a' ? pathOf(el.attribs['href'] ?? '') : '';
+    const profile = path !== '' && PROFILE_PATH.test(path) && !ACCOUNT_PATH.test(path);
+    if (!classed && !byLabel && !cjkLabel && !profile) continue;
+    if (inOtherContext(el)) continue;
+    const text = textOf(el, undefined, 240);
     if (text === '' || text.length > 200) continue;
     if (classed || BY_LABEL.test(text)) {
       const bare = /^by:?$/i.test(text);
@@ -358,25 +365,26 @@ function fromVisibleByline(page: Page): Named[] {
           if (next) names = namesInByline(next.type === 'text' ? (next as unknown as { data: string }).data : textOf(next as Element, undefined, 200));
         }
       }
-      if (names.length && (classed || BY_LABEL.test(text))) return names.map((name) => ({ name, organisation: false }));
+      if (names.length) return names.map((name) => ({ name, organisation: false }));
     }
-    // "文：山田花子", "著者：後藤大地", "Text: Jan Novak" inside a short dateline.
+    // "文：山田花子", "著者：後藤大地" inside a short dateline.
     const label = text.length <= 120 ? CJK_LABEL.exec(text) : null;
     if (label && looksLikeName(label[1]!)) return [{ name: label[1]!, organisation: false }];
-    if (el.name === 'a') {
-      const href = attr(el, 'href') ?? '';
-      let path = '';
-      try {
-        path = new URL(href, page.base ?? undefined).pathname;
-      } catch {
-        continue;
-      }
-      if (PROFILE_PATH.test(path) && !ACCOUNT_PATH.test(path) && looksLikeName(text) && nameInPath(text, decodeURIComponentSafe(path))) {
-        return [{ name: givenFirst(text), organisation: false }];
-      }
-    }
+    if (profile && looksLikeName(text) && nameInPath(text, decodeURIComponentSafe(path))) return [{ name: givenFirst(text), organisation: false }];
   }
   return [];
+}
+
+/** The text directly inside an element (not in its child elements), trimmed. */
+function ownText(el: Element): string {
+  let out = '';
+  for (const c of el.children) if (c.type === 'text') out += (c as unknown as { data: string }).data;
+  return out.trim();
+}
+
+/** The path of a link (absolute, protocol-relative or relative), without query or fragment. */
+function pathOf(href: string): string {
+  return href.trim().replace(/^(?:[a-z][a-z0-9+.-]*:)?\/\/[^/]*/i, '').split(/[?#]/)[0]!;
 }
 
 /**

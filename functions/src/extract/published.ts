@@ -16,7 +16,7 @@ export interface DateHit {
  * How the page writes numeric dates: month first (03/04/2019 is March 4) for US English and pages
  * that don't say their language, day first for every other language and region.
  */
-function dayMonthOrder(page: Page): DayMonthOrder {
+export function dayMonthOrder(page: Page): DayMonthOrder {
   const html = page.byTag('html')[0];
   const lang = (html ? (html.attribs['lang'] ?? html.attribs['xml:lang'] ?? '') : '') || (page.firstMeta('og:locale', 'content-language') ?? '');
   return lang === '' || /^en(?:[-_]us)?$/i.test(lang.trim()) ? 'mdy' : 'dmy';
@@ -202,13 +202,21 @@ function headlineRegions(page: Page): Element[] {
   return out;
 }
 
+/**
+ * The texts the last-resort rule reads a written date from, in order: the opening of each article
+ * region, then of the containers around the headline (the first 1,500 characters of each).
+ */
+export function openingTexts(page: Page): string[] {
+  return [...articleRegions(page), ...headlineRegions(page)].map((region) => textOf(region, undefined, 1500));
+}
+
 /** Last resort: a written-out date at the top of the article text or beside its headline. */
 const visibleDate: Rule<Page, DateHit> = {
   name: 'visible-text',
   run: (page) => {
     const order = dayMonthOrder(page);
-    for (const region of [...articleRegions(page), ...headlineRegions(page)]) {
-      const found = findDateInText(textOf(region, undefined, 1500), page.now, order);
+    for (const text of openingTexts(page)) {
+      const found = findDateInText(text, page.now, order);
       if (found) return { date: found.date, raw: found.raw };
     }
     return null;

@@ -24,8 +24,16 @@ export function squash(s: string): string {
   return s.normalize('NFKD').toLowerCase().replace(/[^\p{L}\p{N}]+/gu, '');
 }
 
+const siteNamesOf = new WeakMap<Page, string[]>();
+
 /** Names the site goes by: declared site names and the registrable part of the host ("zdnet" for www.zdnet.com). */
 function siteNames(page: Page): string[] {
+  let names = siteNamesOf.get(page);
+  if (!names) siteNamesOf.set(page, (names = collectSiteNames(page)));
+  return names;
+}
+
+function collectSiteNames(page: Page): string[] {
   const names: string[] = [];
   const declared = firstGood(siteNameRules, page);
   if (declared) names.push(declared.value);
@@ -271,6 +279,20 @@ function corroborates(metaTitle: string, headline: string): boolean {
  * metadata, strongest first: the JSON-LD headline, Dublin Core and Open Graph titles are written for
  * machines, while `<title>` carries site names and a lone `<h1>` is sometimes the section or the logo.
  */
+/** A rule whose value is computed once per page: the h1 rule reads every metadata title, and so does the chain after it. */
+function once(rule: Rule<Page, string>): Rule<Page, string> {
+  const values = new WeakMap<Page, string | null>();
+  return {
+    name: rule.name,
+    run: (page) => {
+      if (!values.has(page)) values.set(page, rule.run(page) ?? null);
+      return values.get(page);
+    },
+  };
+}
+
+const metadataTitles = metadataTitleRules.map(once);
+
 export const titleRules: readonly Rule<Page, string>[] = [
   {
     name: 'article-h1',
@@ -279,7 +301,7 @@ export const titleRules: readonly Rule<Page, string>[] = [
       if (!h || h.length > 300) return null;
       const cleaned = cleanTitle(h, page);
       if (!cleaned) return null;
-      for (const rule of metadataTitleRules) {
+      for (const rule of metadataTitles) {
         if (rule.name === 'h1') continue;
         const v = rule.run(page);
         if (v && corroborates(v, cleaned)) return cleaned;
@@ -287,5 +309,5 @@ export const titleRules: readonly Rule<Page, string>[] = [
       return null;
     },
   },
-  ...metadataTitleRules,
+  ...metadataTitles,
 ];
