@@ -355,10 +355,12 @@ function fromVisibleByline(page: Page): Named[] {
       const bare = /^by:?$/i.test(text);
       let names = bare ? [] : namesInByline(text);
       if (bare) {
-        // "<span>By</span> <a>Name</a> and <a>Name</a>": the names follow the label, in its parent.
+        // "<span>By</span> <a>Name</a> and <a>Name</a>": the names follow the label, in its parent
+        // (read from the label on, with a space after it: inline elements' texts join unspaced).
         const parent = el.parent as Element | null;
         const around = parent && parent.type === 'tag' ? textOf(parent, undefined, 300) : '';
-        if (around.length <= 250) names = namesInByline(around);
+        const after = around.startsWith(text) ? `${text} ${around.slice(text.length)}` : around;
+        if (after.length <= 250) names = namesInByline(after);
         if (!names.length) {
           let next = el.next;
           while (next && next.type === 'text' && collapse((next as unknown as { data: string }).data) === '') next = next.next;

@@ -58,6 +58,11 @@ describe('authors', () => {
       assert.deepEqual(authorsOf('<meta name="twitter:creator" content="@samreed"><meta name="author" content="@samreed">'), []);
     });
 
+    it('reads the names after a "By" label element, whatever inline markup follows it', () => {
+      const body = `<article><h1>A headline for the test</h1><div class="x1"><span class="y">By</span><span>by ANN LEE, BO RUIZ and CY DOE</span></div>${PROSE}</article>`;
+      assert.deepEqual(authorsOf('', body), ['ANN LEE', 'BO RUIZ', 'CY DOE']);
+    });
+
     it('reads microdata and rel=author, not the names in comments', () => {
       const body = `<article><h1>A headline for the test</h1>${PROSE}</article><div class="comments"><span class="comment-author vcard"><span class="fn">A Reader</span></span><a rel="author" href="/u/reader">A Reader</a></div>`;
       assert.deepEqual(authorsOf('', body), []);
