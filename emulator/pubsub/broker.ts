@@ -187,15 +187,18 @@ export class Broker {
     const schemaAttributes = topic.schemaSettings
       ? messages.map((message) => this.options.schemas.validatePublished(topic.schemaSettings!, message))
       : null;
+    // One retention answer per request: it depends on the topic's subscriptions, not on the message.
+    const keepMs = this.retentionMs(topicName, Date.now());
     return messages.map((message, i) =>
       this.store(
         topicName,
         schemaAttributes ? { ...message, attributes: { ...message.attributes, ...schemaAttributes[i] } } : message,
+        keepMs,
       ),
     );
   }
 
-  private store(topicName: string, input: PubsubMessage): string {
+  private store(topicName: string, input: PubsubMessage, keepMs = this.retentionMs(topicName, Date.now())): string {
     const seq = this.nextMessageId++;
     const messageId = String(seq);
     const now = Date.now();
@@ -213,7 +216,7 @@ export class Broker {
       if (!sub.filter(message.attributes!)) continue;
       this.enqueue(sub, entry);
     }
-    this.logs.get(topicName)?.append(entry, this.retentionMs(topicName, now));
+    this.logs.get(topicName)?.append(entry, keepMs);
     return messageId;
   }
 
