@@ -15,3 +15,4 @@ export const pushSubscriptionName = outputs.pushSubscriptionName;
 export const deadLetterSubscriptionName = outputs.deadLetterSubscriptionName;
 export const deadLetterAuditSubscriptionName = outputs.deadLetterAuditSubscriptionName;
 export const dashboardId = outputs.dashboardId;
+export const capacity = outputs.capacity;

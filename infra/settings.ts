@@ -5,6 +5,7 @@
  */
 import { ConfigError, parseConfig } from '../functions/src/config';
 import { topology, type RetryBackoff } from '../functions/src/topology';
+import { capacityPlan, DEFAULT_CAPACITY, FIRESTORE_RAMP_WRITES_PER_SECOND, type CapacityPlan, type FunctionCapacity } from './capacity';
 
 /**
  * Why the program refused to run: `invalid-config` (a config key), `missing-build` (no compiled
@@ -24,7 +25,7 @@ export class InfraError extends Error {
   }
 }
 
-/** Sizing shared by the three functions. */
+/** Sizing of one function. */
 export interface FunctionSizing {
   /** Memory per instance, e.g. `512Mi`. */
   memory: string;
@@ -47,7 +48,10 @@ export interface InfraSettings {
   ackDeadlineSeconds: number;
   /** Timeouts of the three functions, in seconds. */
   timeouts: { api: number; scraper: number; recorder: number };
-  sizing: FunctionSizing;
+  /** Memory per instance, e.g. `512Mi` (every function). */
+  memory: string;
+  /** Instances and concurrency of each function and the sums they imply (infra/capacity.ts). */
+  capacity: CapacityPlan;
   /** Whether anyone on the internet may call the API (grants `allUsers` run.invoker). */
   publicApi: boolean;
   /** Members (e.g. `user:ana@example.com`) allowed to call the private API. */
@@ -164,11 +168,12 @@ export function readSettings(source: ConfigSource): InfraSettings {
   if (!(MEMORY_SIZES as readonly string[]).includes(memory)) {
     throw invalid('functionMemory', `expected one of ${MEMORY_SIZES.join(', ')}, got "${memory}"`);
   }
-  const sizing: FunctionSizing = {
-    memory,
-    maxInstances: integer(source, 'functionMaxInstances', 10, 1, 1000),
-    concurrency: integer(source, 'functionConcurrency', 16, 1, 1000),
-  };
+  // `functionMaxInstances` / `functionConcurrency` size every function; `<function>MaxInstances` /
+  // `<function>Concurrency` override one.
+  const sized = (fn: 'api' | 'scraper' | 'recorder'): FunctionCapacity => ({
+    maxInstances: integer(source, `${fn}MaxInstances`, integer(source, 'functionMaxInstances', DEFAULT_CAPACITY[fn].maxInstances, 1, 1000), 1, 1000),
+    concurrency: integer(source, `${fn}Concurrency`, integer(source, 'functionConcurrency', DEFAULT_CAPACITY[fn].concurrency, 1, 1000), 1, 1000),
+  });
 
   const publicApi = boolean(source, 'publicApi', false);
   const apiInvokers = list(source, 'apiInvokers');
@@ -200,6 +205,13 @@ export function readSettings(source: ConfigSource): InfraSettings {
     const key = error.variable === 'FRESHNESS_WINDOW_HOURS' ? 'freshnessWindowHours' : error.variable;
     throw invalid(key, error.message.slice(error.variable.length + 2));
   }
+  const capacity = capacityPlan({ api: sized('api'), scraper: sized('scraper'), recorder: sized('recorder') }, functionConfig.fetch.perHostConcurrency);
+  if (capacity.sums.firestoreWritesPerSecondAt1s > FIRESTORE_RAMP_WRITES_PER_SECOND) {
+    throw invalid(
+      'scraperMaxInstances',
+      `the scraper's and recorder's instances × concurrency (${capacity.sums.deliveriesInFlight} + ${capacity.sums.deadLettersInFlight} deliveries in flight) could write ${capacity.sums.firestoreWritesPerSecondAt1s} documents per second, above the ${FIRESTORE_RAMP_WRITES_PER_SECOND}/s Firestore advises for a new collection; lower scraperMaxInstances or scraperConcurrency`,
+    );
+  }
   // A page may wait for a host slot and then use its whole fetch deadline (functions/src/fetch).
   const { hostWaitTimeoutMs, timeoutMs } = functionConfig.fetch;
   if (scraperTimeout * 1000 <= hostWaitTimeoutMs + timeoutMs) {
@@ -230,7 +242,8 @@ export function readSettings(source: ConfigSource): InfraSettings {
     backoff,
     ackDeadlineSeconds,
     timeouts,
-    sizing,
+    memory,
+    capacity,
     publicApi,
     apiInvokers,
     sourceDir: source.app('sourceDir')?.trim() || 'dist',

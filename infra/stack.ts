@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import * as gcp from '@pulumi/gcp';
 import * as pulumi from '@pulumi/pulumi';
 import { topology } from '../functions/src/topology';
+import type { CapacityPlan } from './capacity';
 import { FunctionService } from './function';
 import { Monitoring } from './monitoring';
 import { ArticleQueue, type QueueNames } from './queue';
@@ -54,6 +55,8 @@ export interface StackOutputs {
   pushSubscriptionName: pulumi.Output<string>;
   deadLetterSubscriptionName: pulumi.Output<string>;
   deadLetterAuditSubscriptionName: pulumi.Output<string>;
+  /** The sizes deployed and what they imply (infra/capacity.ts). */
+  capacity: pulumi.Output<CapacityPlan>;
   /** Cloud Monitoring dashboard (`projects/…/dashboards/…`). */
   dashboardId: pulumi.Output<string>;
 }
@@ -131,7 +134,6 @@ export function deployStack(settings: InfraSettings = settingsFromPulumiConfig()
     project,
     region,
     buildServiceAccount: builder.name,
-    sizing: settings.sizing,
     environment: settings.functionEnv,
   };
   const functionDeps = { dependsOn: [...services, database, builderRole] };
@@ -142,6 +144,7 @@ export function deployStack(settings: InfraSettings = settingsFromPulumiConfig()
       ...common,
       functionName: functionNames.api,
       entryPoint: 'api',
+      sizing: { memory: settings.memory, ...settings.capacity.api },
       source: sourceOf('api'),
       description: 'Accepts article URLs and queues one message per URL',
       accountId: 'portfolio-api',
@@ -157,6 +160,7 @@ export function deployStack(settings: InfraSettings = settingsFromPulumiConfig()
       ...common,
       functionName: functionNames.scraper,
       entryPoint: 'scrapeArticle',
+      sizing: { memory: settings.memory, ...settings.capacity.scraper },
       source: sourceOf('scrapeArticle'),
       description: 'Fetches one article and stores what it extracts',
       accountId: 'article-scraper',
@@ -171,6 +175,7 @@ export function deployStack(settings: InfraSettings = settingsFromPulumiConfig()
       ...common,
       functionName: functionNames.recorder,
       entryPoint: 'recordDeadLetter',
+      sizing: { memory: settings.memory, ...settings.capacity.recorder },
       source: sourceOf('recordDeadLetter'),
       description: 'Marks dead-lettered articles as failed',
       accountId: 'dead-letter-recorder',
@@ -179,6 +184,11 @@ export function deployStack(settings: InfraSettings = settingsFromPulumiConfig()
     },
     functionDeps,
   );
+
+  // Pub/Sub's service agent forwards dead letters and signs push tokens; on a new project it may
+  // not exist until some time after the API is enabled. Asking for it creates it now, so the
+  // queue's bindings to it never fail on the first `pulumi up`.
+  const pubsubAgent = new gcp.projects.ServiceIdentity('pubsub-service-agent', { project, service: 'pubsub.googleapis.com' }, afterServices);
 
   const queue = new ArticleQueue(
     'queue',
@@ -194,7 +204,7 @@ export function deployStack(settings: InfraSettings = settingsFromPulumiConfig()
       // The scraper publishes the articles a feed or sitemap yields (feeds/).
       publishers: [api.serviceAccountMember, scraper.serviceAccountMember],
     },
-    afterServices,
+    { dependsOn: [...services, pubsubAgent] },
   );
 
   const monitoring = new Monitoring(
@@ -218,5 +228,6 @@ export function deployStack(settings: InfraSettings = settingsFromPulumiConfig()
     deadLetterSubscriptionName: queue.deadLetterSubscription.name,
     deadLetterAuditSubscriptionName: queue.deadLetterAuditSubscription.name,
     dashboardId: monitoring.dashboard.id,
+    capacity: pulumi.output(settings.capacity),
   };
 }

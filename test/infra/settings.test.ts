@@ -56,7 +56,8 @@ describe('infra: settings', () => {
     assert.equal(s.maxDeliveryAttempts, 20);
     assert.deepEqual(s.backoff, { minimumBackoffSeconds: 0, maximumBackoffSeconds: 0 });
     assert.equal(s.timeouts.scraper, 599);
-    assert.deepEqual(s.sizing, { memory: '1Gi', maxInstances: 3, concurrency: 1 });
+    assert.equal(s.memory, '1Gi');
+    for (const fn of ['api', 'scraper', 'recorder'] as const) assert.deepEqual(s.capacity[fn], { maxInstances: 3, concurrency: 1 }, fn);
     assert.equal(s.functionEnv.FRESHNESS_WINDOW_HOURS, '0');
     assert.equal(s.publicApi, true);
     assert.deepEqual(s.apiInvokers, ['user:ana@example.com', 'group:ops@example.com']);
@@ -79,6 +80,20 @@ describe('infra: settings', () => {
     rejects({ publicApi: 'yes please' }, 'publicApi', /true or false/);
     rejects({ apiInvokers: '["allUsers"]' }, 'apiInvokers', /set publicApi/);
     rejects({ apiInvokers: 'ana@example.com' }, 'apiInvokers', /user:ana@example.com/);
+  });
+
+  it('sizes each function from one plan and states the sums it implies', () => {
+    const defaults = settings({});
+    assert.deepEqual(defaults.capacity.scraper, { maxInstances: 10, concurrency: 16 });
+    assert.deepEqual(defaults.capacity.recorder, { maxInstances: 2, concurrency: 16 });
+    assert.deepEqual(defaults.capacity.sums, { deliveriesInFlight: 160, deadLettersInFlight: 32, requestsPerHost: 40, firestoreWritesPerSecondAt1s: 192 });
+    const tuned = settings({ functionMaxInstances: '4', scraperConcurrency: '8', recorderMaxInstances: '1' });
+    assert.deepEqual(tuned.capacity.api, { maxInstances: 4, concurrency: 16 });
+    assert.deepEqual(tuned.capacity.scraper, { maxInstances: 4, concurrency: 8 });
+    assert.deepEqual(tuned.capacity.recorder, { maxInstances: 1, concurrency: 16 });
+    assert.deepEqual(tuned.capacity.sums, { deliveriesInFlight: 32, deadLettersInFlight: 16, requestsPerHost: 16, firestoreWritesPerSecondAt1s: 48 });
+    rejects({ scraperMaxInstances: '40' }, 'scraperMaxInstances', /640 \+ 32 deliveries in flight.*above the 500\/s/);
+    rejects({ recorderConcurrency: '0' }, 'recorderConcurrency', /from 1 to 1000/);
   });
 
   it('keeps the ack deadline above the scraper timeout, and the scraper timeout above the host-slot wait plus the fetch deadline', () => {

@@ -192,6 +192,26 @@ describe('infra: the Pulumi program under mocks', () => {
     }
   });
 
+  it('deploys each function with the instances and concurrency of the capacity plan, and outputs the plan', () => {
+    const sizing = (entryPoint: string) => {
+      const config = fn(run, entryPoint).serviceConfig;
+      return { maxInstances: config.maxInstanceCount, concurrency: config.maxInstanceRequestConcurrency };
+    };
+    const plan = run.outputs.capacity as Props;
+    assert.deepEqual(sizing('api'), plan.api);
+    assert.deepEqual(sizing('scrapeArticle'), plan.scraper);
+    assert.deepEqual(sizing('recordDeadLetter'), plan.recorder);
+    assert.equal(plan.sums.deliveriesInFlight, plan.scraper.maxInstances * plan.scraper.concurrency);
+    assert.deepEqual(plan.recorder, { maxInstances: 2, concurrency: 16 });
+  });
+
+  it('creates the Pub/Sub service agent before binding it, so a first deploy on a new project needs nothing made by hand', () => {
+    const identities = ofType(run, 'gcp:projects/serviceIdentity:ServiceIdentity').map(props);
+    assert.deepEqual(identities.map((identity) => identity.service), ['pubsub.googleapis.com']);
+    const binding = ofType(run, 'gcp:pubsub/topicIAMMember:TopicIAMMember').find((resource) => (resource.properties as Props).member === AGENT);
+    assert.ok(binding?.dependsOn?.includes('gcp:projects/serviceIdentity:ServiceIdentity::pubsub-service-agent'), JSON.stringify(binding?.dependsOn));
+  });
+
   it('creates a native-mode Firestore database and enables the APIs it uses', () => {
     const database = props(ofType(run, 'gcp:firestore/database:Database')[0]);
     assert.equal(database.type, 'FIRESTORE_NATIVE');
