@@ -1,7 +1,7 @@
 /**
  * Bundles each deployed function into one file of its own (esbuild): `functions/src/entry/<target>.ts`
  * with everything it imports, except functions-framework, which the buildpack starts from
- * node_modules and so is installed from the production lockfile instead.
+ * node_modules and so is installed from the production lockfile instead (with what it shares with us).
  *
  *   npx tsx build/bundle.ts [outDir]       (default dist/deploy; `npm run build` runs it)
  *
@@ -19,7 +19,18 @@ export const DEPLOYED_TARGETS = ['api', 'scrapeArticle', 'recordDeadLetter'] as 
 export type DeployedTarget = (typeof DEPLOYED_TARGETS)[number];
 
 /** Installed from the lockfile, not inlined: the buildpack runs functions-framework's own binary, which loads the bundle. */
-export const EXTERNAL_PACKAGES = ['@google-cloud/functions-framework'] as const;
+export const FRAMEWORK_PACKAGES = ['@google-cloud/functions-framework'] as const;
+
+/**
+ * What the bundles leave to node_modules: functions-framework, and every runtime dependency of ours
+ * that functions-framework loads anyway from the same place (express): inlining a second copy
+ * would load it twice at every cold start.
+ */
+export function externalPackages(lock: LockFile, runtimeDependencies: string[]): string[] {
+  const frameworkTree = new Set(runtimeClosure(lock, [...FRAMEWORK_PACKAGES]));
+  const shared = runtimeDependencies.filter((name) => !(FRAMEWORK_PACKAGES as readonly string[]).includes(name) && frameworkTree.has(`node_modules/${name}`));
+  return [...FRAMEWORK_PACKAGES, ...shared.sort()];
+}
 
 /** `bundled.json`: what one bundle inlined. */
 export interface BundleManifest {
@@ -84,6 +95,7 @@ export async function bundleFunctions(outDir: string): Promise<BundleManifest[]>
   const rootPackage = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
   const lock = JSON.parse(readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')) as LockFile;
   const runtime = new Set(runtimeClosure(lock, Object.keys(rootPackage.dependencies ?? {})));
+  const external = externalPackages(lock, Object.keys(rootPackage.dependencies ?? {}));
   const manifests: BundleManifest[] = [];
   for (const target of DEPLOYED_TARGETS) {
     const dir = path.join(outDir, target);
@@ -100,13 +112,13 @@ export async function bundleFunctions(outDir: string): Promise<BundleManifest[]>
       // the logs still names functions (no source map is shipped: Node would not read it).
       minifyWhitespace: true,
       minifySyntax: true,
-      external: [...EXTERNAL_PACKAGES],
+      external,
       plugins: [runtimeTreeOnly(runtime)],
       metafile: true,
       logLevel: 'warning',
       legalComments: 'none',
     });
-    const manifest: BundleManifest = { target, bundled: bundledPackages(result.metafile), external: [...EXTERNAL_PACKAGES] };
+    const manifest: BundleManifest = { target, bundled: bundledPackages(result.metafile), external };
     writeFileSync(path.join(dir, 'bundled.json'), `${JSON.stringify(manifest, null, 2)}\n`);
     manifests.push(manifest);
   }

@@ -7,7 +7,7 @@ import { bundleFunctions, DEPLOYED_TARGETS, type BundleManifest } from '../../bu
 import { startEmulators, type RunningEmulators } from '../../emulator';
 import { collections, topology } from '../../functions/src/topology';
 import { canonicalizeUrl } from '../../functions/src/urls';
-import type { LockFile } from '../../infra/lockfile';
+import { runtimeClosure, type LockFile } from '../../infra/lockfile';
 import { checkBundledVersions, prepareSource } from '../../infra/source';
 import { startArticleSite, type ArticleSite } from '../helpers/articleSite';
 import { coldStart, emulatedFunctionEnv } from '../helpers/coldStart';
@@ -23,10 +23,12 @@ describe('deploy bundles (build/bundle.ts): what each function deploys', functio
   this.timeout(120_000);
   let manifests: Map<string, BundleManifest>;
   let lock: LockFile;
+  let rootPackage: { dependencies: Record<string, string> };
 
   before(async () => {
     manifests = new Map((await bundleFunctions(path.join(BUILD, 'deploy'))).map((manifest) => [manifest.target, manifest]));
     lock = JSON.parse(readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')) as LockFile;
+    rootPackage = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
   });
   after(() => rmSync(BUILD, { recursive: true, force: true }));
 
@@ -35,7 +37,11 @@ describe('deploy bundles (build/bundle.ts): what each function deploys', functio
     for (const target of DEPLOYED_TARGETS) {
       const manifest = manifests.get(target)!;
       assert.doesNotThrow(() => checkBundledVersions(manifest.bundled, lock), target);
-      assert.deepEqual(manifest.external, ['@google-cloud/functions-framework']);
+      // functions-framework, and what of ours it loads anyway from node_modules: never a second copy.
+      const frameworkTree = new Set(runtimeClosure(lock, ['@google-cloud/functions-framework']));
+      const shared = Object.keys(rootPackage.dependencies).filter((name) => frameworkTree.has(`node_modules/${name}`));
+      assert.deepEqual([...manifest.external].sort(), shared.sort());
+      for (const name of manifest.external) assert.ok(!has(target, `node_modules/${name}`), `${target} must not inline ${name}`);
       assert.ok(has(target, 'node_modules/@google-cloud/firestore'), `${target} uses Firestore`);
       assert.ok(!has(target, 'node_modules/@google-cloud/functions-framework'), `${target} must not inline functions-framework`);
       assert.doesNotThrow(() => prepareSource(ROOT, BUILD, target));
