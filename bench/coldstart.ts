@@ -12,7 +12,7 @@
  * Run: `npx tsx bench/coldstart.ts` (or `npm run bench -- coldstart`).
  */
 import { spawnSync } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import * as path from 'node:path';
 import { PubSub } from '@google-cloud/pubsub';
@@ -53,6 +53,10 @@ export async function run(): Promise<BenchSection> {
   if (tsc.status !== 0) throw new Error(`tsc failed: ${tsc.stdout}${tsc.stderr}`);
   await bundleFunctions(path.join(OUT, 'after'));
   const before = path.join(OUT, 'before', 'functions', 'src', 'index.js');
+  // The floor: functions-framework serving a function that loads nothing and answers at once.
+  const floor = path.join(OUT, 'floor', 'index.js');
+  mkdirSync(path.dirname(floor), { recursive: true });
+  writeFileSync(floor, "require('@google-cloud/functions-framework').http('floor', (req, res) => res.status(204).end());\n");
   const after = (target: DeployedTarget): string => path.join(OUT, 'after', target, 'index.js');
 
   const emulators = await startEmulators({ choice: 'embedded' });
@@ -84,6 +88,7 @@ export async function run(): Promise<BenchSection> {
   const add = (key: string, ms: number): void => void samples.set(key, [...(samples.get(key) ?? []), ms]);
   try {
     for (let round = 0; round < RUNS; round++) {
+      add('floor', await coldStart({ source: floor, target: 'floor', env: env(round), request: { path: '/', body: '{}', expectStatus: 204 } }));
       for (const target of DEPLOYED_TARGETS) {
         // Alternate which variant goes first, so neither always runs on a warmer page cache.
         const order = round % 2 === 0 ? (['before', 'after'] as const) : (['after', 'before'] as const);
@@ -107,11 +112,13 @@ export async function run(): Promise<BenchSection> {
     return { target, before: median(b), after: median(a), spreadBefore: `${Math.min(...b).toFixed(0)}–${Math.max(...b).toFixed(0)}`, spreadAfter: `${Math.min(...a).toFixed(0)}–${Math.max(...a).toFixed(0)}`, size: kib(after(target)) };
   });
   const met = rows.filter((row) => row.after <= GOAL_MS).length;
+  const floorMs = samples.get('floor') ?? [];
   const markdown = [
     `Spawn → first complete answer of a real request, NODE_ENV=production, functions-framework ${'main.js'}, embedded emulators in the bench process; median (min–max) of ${RUNS} spawns, before and after interleaved in one run. Load average (1 min) at start / end: ${load.map((value) => value.toFixed(1)).join(' / ')} on 2 cores shared with other work.`,
     '',
     '| function (first request) | before: tsc, all three in one module | after: own esbuild bundle | after / before | bundle |',
     '|---|---|---|---|---|',
+    `| floor: functions-framework, a function that loads nothing | | ${median(floorMs).toFixed(0)} ms (${Math.min(...floorMs).toFixed(0)}–${Math.max(...floorMs).toFixed(0)}) | | |`,
     ...rows.map(
       (row) =>
         `| ${row.target} (${row.target === 'api' ? 'POST /portfolios, 1 URL' : row.target === 'scrapeArticle' ? 'push: fetch, extract, store' : 'push: record dead letter'}) | ${row.before.toFixed(0)} ms (${row.spreadBefore}) | ${row.after.toFixed(0)} ms (${row.spreadAfter}) | ${(row.after / row.before).toFixed(2)}× | ${row.size} |`,
