@@ -1,7 +1,8 @@
 /**
- * Entry point for functions-framework (`--target=api | scrapeArticle | recordDeadLetter`). Each
- * deployed function loads this module once per instance; the clients made here serve every request
- * of the instance.
+ * Entry point for functions-framework (`--target=api | scrapeArticle | recordDeadLetter`) registering
+ * all three, as the local stack's function processes run them. Deployed functions load their own
+ * entry instead (entry/<function>.ts, bundled by build/bundle.ts), which loads only what that
+ * function uses. The clients made here serve every request of the instance.
  *
  * They are made when the module loads, not inside the first request: functions-framework runs each
  * HTTP request inside a `domain`, and sockets and timers a client opens there stay bound to that
