@@ -38,6 +38,8 @@ export interface ApiDeps {
   store: ArticleStore;
   publishUrls: PublishUrls;
   blockReason: HostBlockCheck;
+  /** Ports URLs may name (the fetcher's `FETCH_ALLOWED_PORTS`); omitted: any. */
+  allowedPorts?: readonly number[];
   now: () => Date;
   log: Logger;
 }
@@ -153,11 +155,11 @@ export interface Triage {
 }
 
 /** Canonicalises the submitted URLs, drops duplicates and collects what can never be scraped. */
-export function triageUrls(urls: string[], portfolioId: string, blockReason: HostBlockCheck): Triage {
+export function triageUrls(urls: string[], portfolioId: string, blockReason: HostBlockCheck, allowedPorts?: readonly number[]): Triage {
   const seen = new Set<string>();
   const triage: Triage = { accepted: [], duplicates: 0, rejected: [] };
   for (const url of urls) {
-    const result = canonicalizeUrl(url, { blockReason });
+    const result = canonicalizeUrl(url, { blockReason, allowedPorts });
     if (!result.ok) {
       triage.rejected.push({ url, code: result.code, message: result.message });
     } else if (seen.has(result.urlKey)) {
@@ -256,8 +258,8 @@ export function createApi(deps: ApiDeps): (req: Request, res: Response) => Promi
       throw new ApiError(413, 'too-many-feeds', `The request contains ${feeds.length} feeds; at most ${MAX_FEEDS_PER_REQUEST} are accepted per portfolio.`, { maxFeeds: MAX_FEEDS_PER_REQUEST, received: feeds.length });
     }
     const portfolioId = store.newPortfolioId();
-    const triage = triageUrls(submission.urls, portfolioId, deps.blockReason);
-    const feedTriage = triageUrls(feeds, portfolioId, deps.blockReason);
+    const triage = triageUrls(submission.urls, portfolioId, deps.blockReason, deps.allowedPorts);
+    const feedTriage = triageUrls(feeds, portfolioId, deps.blockReason, deps.allowedPorts);
     triage.rejected.push(...feedTriage.rejected);
     if (triage.accepted.length === 0 && feedTriage.accepted.length === 0) {
       throw new ApiError(400, 'no-acceptable-urls', 'None of the URLs can be scraped; see details.rejected for why.', { rejected: triage.rejected });

@@ -301,6 +301,12 @@ export async function scrape(body: unknown, deps: ScrapeDeps): Promise<ScrapeOut
         // extractArticle promises to throw nothing else; if it does, a retry would throw again.
         throw new PermanentFailure('extract-failed', `The page could not be read as an article: ${describe(error)}`);
       }
+      if (article.title === null && article.wordCount === 0) {
+        throw new PermanentFailure(
+          'empty-page',
+          `${page.finalUrl} has no text to read: no title and no words (a page built by JavaScript in the browser looks like this; the scraper does not run scripts).`,
+        );
+      }
     } catch (error) {
       const classified = classifyError(error);
       if (!classified.permanent) throw classified.failure;

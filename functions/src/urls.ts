@@ -16,6 +16,9 @@
  * 4. User names and passwords are refused (`credentials-in-url`): they would be stored and logged.
  * 5. A host that is a literal non-public address (loopback, private, link-local, metadata…) is
  *    refused (`blocked-address`). Names that resolve to such addresses are caught at fetch time.
+ *    Trailing dots of a fully-qualified host name are dropped first (`example.com.` is `example.com`,
+ *    and `metadata.google.internal..` the metadata server); a host with an empty label (`a..b`) is
+ *    `invalid-url`. A port the fetcher would refuse (`FETCH_ALLOWED_PORTS`) is `blocked-port`.
  * 6. The fragment (`#…`) is dropped: it never reaches the server.
  * 7. Tracking parameters are removed from the query: every `utm_*` parameter and the click and
  *    campaign identifiers in {@link TRACKING_PARAMETERS} (case-insensitive names). The remaining
@@ -58,7 +61,8 @@ export type UrlRejectionCode =
   | 'missing-host'
   | 'credentials-in-url'
   | 'url-too-long'
-  | 'blocked-address';
+  | 'blocked-address'
+  | 'blocked-port';
 
 /** The outcome of {@link canonicalizeUrl}. */
 export type CanonicalUrlResult =
@@ -75,6 +79,8 @@ export type HostBlockCheck = (hostname: string) => string | null;
 export interface CanonicalizeOptions {
   /** Rejects literal private and metadata hosts; omitted only where the check happens elsewhere. */
   blockReason?: HostBlockCheck;
+  /** Destination ports the fetcher accepts (`FETCH_ALLOWED_PORTS`); omitted: any port. */
+  allowedPorts?: readonly number[];
 }
 
 function isTrackingParameter(rawName: string): boolean {
@@ -141,6 +147,17 @@ export function canonicalizeUrl(input: string, options: CanonicalizeOptions = {}
   if (url.hostname === '') return reject('missing-host', 'The URL has no host.');
   if (url.username !== '' || url.password !== '') {
     return reject('credentials-in-url', 'URLs with a user name or password are not accepted: only public pages are scraped, and the credentials would be stored.');
+  }
+  if (!url.hostname.startsWith('[')) {
+    const hostname = url.hostname.replace(/\.+$/, '');
+    if (hostname === '' || hostname.split('.').includes('')) {
+      return reject('invalid-url', `The host ${url.hostname} has an empty label (two dots in a row, or a leading dot); it names no host.`);
+    }
+    if (hostname !== url.hostname) url.hostname = hostname;
+  }
+  const port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
+  if (options.allowedPorts && !options.allowedPorts.includes(port)) {
+    return reject('blocked-port', `Port ${port} is not fetched (allowed: ${options.allowedPorts.join(', ')}); submit the URL on a standard web port.`);
   }
   const blocked = options.blockReason?.(url.hostname) ?? null;
   if (blocked !== null) {

@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import zlib from 'node:zlib';
 import { startLocalStack, type LocalStack } from '../../emulator/stack';
 import { fetchPage } from '../../functions/src/fetch';
 import { fence, PUBLIC_V4, startSite, tableResolver, type Fence, type Site } from '../functions/fetch/helpers';
@@ -25,6 +26,20 @@ const PAGES: Record<string, (req: IncomingMessage, res: ServerResponse) => void>
   '/nested': (_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html><body>' + '<b>'.repeat(200_000) + 'deep'),
   // 5 MB of <br>: ~1.3 million nodes, ~150 times the page's bytes once parsed.
   '/br': (_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html><body>' + '<br>'.repeat(Math.floor((5 * MB - 100) / 4))),
+  // 2,000 content codings: a decoder each.
+  '/codings': (_req, res) => res.writeHead(200, { 'content-type': 'text/html', 'content-encoding': Array(2000).fill('gzip').join(',') }).end(zlib.gzipSync(ARTICLE)),
+  '/empty': (_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(),
+  // An application shell: markup, but no title and no text until a browser runs the script.
+  '/textless': (_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<!DOCTYPE html><html><head><script src="/app.js"></script></head><body><div id="root"></div></body></html>'),
+  '/refresh': (_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<meta http-equiv="refresh" content="0;url=/healthy">'),
+  '/refresh-to-metadata': (_req, res) =>
+    res.writeHead(200, { 'content-type': 'text/html' }).end('<meta http-equiv="refresh" content="0; url=http://169.254.169.254/computeMetadata/v1/">'),
+  // Refreshes and HTTP redirects taking turns, without end: every hop counts against FETCH_MAX_REDIRECTS.
+  '/loop': (req, res) => {
+    const hop = Number(new URL(req.url ?? '', 'http://x').searchParams.get('hop') ?? 0);
+    if (hop % 2) res.writeHead(302, { location: `/loop?hop=${hop + 1}` }).end();
+    else res.writeHead(200, { 'content-type': 'text/html' }).end(`<meta http-equiv="refresh" content="0;url=/loop?hop=${hop + 1}">`);
+  },
 };
 
 interface ArticleView {
@@ -41,7 +56,7 @@ forEachLane('hostile pages and requests', (lane) => {
   let fenced: Fence;
   const resolver = tableResolver({ [HOST]: [PUBLIC_V4] });
   const url = (path: string): string => `http://${HOST}${path}`;
-  const hits = (path: string): number => site.requests.filter((req) => req.url === path).length;
+  const hits = (path: string): number => site.requests.filter((req) => (req.url ?? '').split('?')[0] === path).length;
 
   async function submit(urls: string[]): Promise<{ status: number; body: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
     const response = await fetch(`${stack.apiUrl}/portfolios`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ urls }) });
@@ -71,7 +86,7 @@ forEachLane('hostile pages and requests', (lane) => {
   before(async function () {
     this.timeout(60_000);
     site = await startSite((req, res) => {
-      const page = PAGES[req.url ?? ''];
+      const page = PAGES[(req.url ?? '').split('?')[0] ?? ''];
       if (page) page(req, res);
       else res.writeHead(404).end();
     });
@@ -105,5 +120,46 @@ forEachLane('hostile pages and requests', (lane) => {
     assert.equal(articles.get(url('/healthy'))?.status, 'done');
     assert.equal(articles.get(url('/healthy'))?.title, 'A healthy article');
     assert.deepEqual(fenced.violations, []);
+  });
+
+  it('fails a page with 2,000 content codings after one fetch, as unsupported-content-type', async function () {
+    this.timeout(60_000);
+    const articles = await scrapeAll([url('/codings')]);
+    assertFailed(articles.get(url('/codings')), 'unsupported-content-type', /2000 content codings; at most 2 are decoded/);
+    assert.equal(hits('/codings'), 1);
+  });
+
+  it('fails a 0-byte page and a page without text with empty-page, instead of storing an empty done article', async function () {
+    this.timeout(60_000);
+    const articles = await scrapeAll([url('/empty'), url('/textless')]);
+    assertFailed(articles.get(url('/empty')), 'empty-page', /empty body/);
+    assertFailed(articles.get(url('/textless')), 'empty-page', /no title and no words/);
+  });
+
+  it('follows a meta refresh like a redirect: to the page it names, through the SSRF guard, and counted in FETCH_MAX_REDIRECTS', async function () {
+    this.timeout(60_000);
+    const articles = await scrapeAll([url('/refresh'), url('/refresh-to-metadata'), url('/loop')]);
+    const followed = articles.get(url('/refresh'));
+    assert.equal(followed?.status, 'done', JSON.stringify(followed));
+    assert.equal(followed?.title, 'A healthy article');
+    assertFailed(articles.get(url('/refresh-to-metadata')), 'blocked-address', /169\.254\.169\.254/);
+    assertFailed(articles.get(url('/loop')), 'too-many-redirects', /more than 5 times/);
+    // The first request and 5 redirects, half of them refreshes; then it stops.
+    assert.equal(hits('/loop'), 6);
+    assert.deepEqual(fenced.violations, [], 'the refresh to the metadata server was refused before any connection');
+  });
+
+  it('refuses at submission a port outside FETCH_ALLOWED_PORTS and a metadata host name with trailing dots', async function () {
+    const portUrl = `http://${HOST}:8080/healthy`;
+    const metadataUrl = 'http://metadata.google.internal../computeMetadata/v1/';
+    const submitted = await submit([portUrl, metadataUrl, url('/healthy')]);
+    assert.equal(submitted.status, 202, JSON.stringify(submitted.body));
+    const codes = Object.fromEntries((submitted.body.rejected as Array<{ url: string; code: string; message: string }>).map((entry) => [entry.url, entry]));
+    assert.equal(codes[portUrl]?.code, 'blocked-port');
+    assert.match(codes[portUrl]?.message ?? '', /Port 8080 is not fetched \(allowed: 80, 443\)/);
+    assert.equal(codes[metadataUrl]?.code, 'blocked-address');
+    assert.match(codes[metadataUrl]?.message ?? '', /metadata server/);
+    assert.equal(submitted.body.accepted, 1);
+    assert.ok(!resolver.lookups.some((name) => name.startsWith('metadata')), 'the metadata name was never resolved');
   });
 });

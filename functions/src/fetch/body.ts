@@ -33,18 +33,33 @@ export class DecodeFailed extends Error {
   }
 }
 
+/** Thrown for a Content-Encoding listing more codings than {@link MAX_CONTENT_CODINGS}. */
+export class TooManyEncodings extends Error {
+  constructor(readonly count: number) {
+    super(`${count} content codings`);
+  }
+}
+
 /** Content-Encoding values the fetcher sends in Accept-Encoding and can undo. */
 export const ACCEPT_ENCODING = 'gzip, deflate, br';
 
 /**
+ * Codings undone per response. One is what servers send; two happens (a gzip file served with gzip);
+ * each costs a decoder's buffers (a header listing 2,000 took 110 MB), so more are refused.
+ */
+export const MAX_CONTENT_CODINGS = 2;
+
+/**
  * Content-Encoding header → decoders in the order to apply them (the header lists them as applied).
- * zlib's own streams respect backpressure; `maxBytes` bounds the one wrapper that can't.
+ * zlib's own streams respect backpressure; `maxBytes` bounds the one wrapper that can't. Throws
+ * TooManyEncodings past {@link MAX_CONTENT_CODINGS}, UnsupportedEncoding for a coding it can't undo.
  */
 export function decodersFor(contentEncoding: string | undefined, maxBytes: number): Transform[] {
   const codings = (contentEncoding ?? '')
     .split(',')
     .map((coding) => coding.trim().toLowerCase())
     .filter((coding) => coding !== '' && coding !== 'identity');
+  if (codings.length > MAX_CONTENT_CODINGS) throw new TooManyEncodings(codings.length);
   return codings.reverse().map((coding) => {
     switch (coding) {
       case 'gzip':

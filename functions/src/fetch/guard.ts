@@ -116,11 +116,24 @@ export function isPublicAddress(ip: string): boolean {
 const BLOCKED_SUFFIXES = ['.localhost', '.internal', '.local', '.localdomain', '.home.arpa'];
 
 /**
+ * The one spelling of a host name every check sees: lower case, without the trailing dots of a
+ * fully-qualified name (`metadata.google.internal..` is `metadata.google.internal`). Null when a label
+ * is empty (`a..b`, `.a`): no host has such a name.
+ */
+export function normalisedHostName(hostname: string): string | null {
+  if (hostname.startsWith('[')) return hostname;
+  const name = hostname.toLowerCase().replace(/\.+$/, '');
+  if (name === '' || name.split('.').includes('')) return null;
+  return name;
+}
+
+/**
  * Why a host *name* is refused before it is resolved, or null. Expects a hostname as the WHATWG URL
- * parser leaves it (lower case, punycode); a trailing dot is ignored.
+ * parser leaves it (lower case, punycode); trailing dots are ignored, an empty label is refused.
  */
 export function hostNameBlockReason(hostname: string): BlockReason | null {
-  const name = hostname.replace(/\.$/, '').toLowerCase();
+  const name = normalisedHostName(hostname);
+  if (name === null) return { reason: 'invalid-host', message: `${hostname} has an empty label (two dots in a row); it is not a host name.` };
   if (name === 'metadata' || name === 'metadata.google.internal') {
     return { reason: 'metadata-name', message: `${hostname} is the cloud metadata server; it is never fetched.` };
   }
@@ -157,9 +170,12 @@ export function literalHostBlockReason(hostname: string): string | null {
 
 /** `literalHostBlockReason` with the reason code kept. */
 export function literalHostBlock(hostname: string): BlockReason | null {
+  // Trailing dots first: `127.0.0.1..` is no IPv4 literal to the URL parser, but is one without them.
+  const name = normalisedHostName(hostname);
+  if (name === null) return hostNameBlockReason(hostname);
   let normalised: string;
   try {
-    normalised = new URL(`http://${hostname.includes(':') && !hostname.startsWith('[') ? `[${hostname}]` : hostname}/`).hostname;
+    normalised = new URL(`http://${name.includes(':') && !name.startsWith('[') ? `[${name}]` : name}/`).hostname;
   } catch {
     return { reason: 'invalid-host', message: `${hostname} is not a valid host name.` };
   }

@@ -16,11 +16,12 @@ import { STATUS_CODES } from 'node:http';
 import type { Readable } from 'node:stream';
 import { request } from 'undici';
 import { parseConfig } from '../config';
-import { ACCEPT_ENCODING, BodyTooLarge, DecodeFailed, UnsupportedEncoding, decodersFor, readCappedBody } from './body';
+import { ACCEPT_ENCODING, BodyTooLarge, DecodeFailed, MAX_CONTENT_CODINGS, TooManyEncodings, UnsupportedEncoding, decodersFor, readCappedBody } from './body';
 import { BodyBudget, type BodyLease } from './bodyBudget';
 import { decodeHtml } from './charset';
-import { addressBlockReason, hostIsIpLiteral, literalHostBlock, type BlockReason } from './guard';
+import { addressBlockReason, hostIsIpLiteral, literalHostBlock, normalisedHostName, type BlockReason } from './guard';
 import { HostLimiter, HostWaitExpired } from './hostLimiter';
+import { metaRefreshLocation } from './metaRefresh';
 import { PinningAgent } from './pinning';
 import { FetchError, type FetchOptions, type FetchedPage, type Resolver } from './types';
 
@@ -151,6 +152,13 @@ function checkUrl(raw: string | URL, options: FetchOptions, via?: URL): URL {
   if (url.username !== '' || url.password !== '') {
     throw permanent('invalid-url', `${url.host} was given with a user name or password; submit the URL without credentials.`);
   }
+  // Every later step (name checks, DNS, pinning, Host) sees the one spelling: no trailing dots.
+  const hostname = normalisedHostName(url.hostname);
+  if (hostname === null) throw permanent('invalid-url', `${url.href.slice(0, 200)} has an empty label in its host name (two dots in a row); it names no host.`);
+  if (hostname !== url.hostname) {
+    url = new URL(url.href);
+    url.hostname = hostname;
+  }
   // The host first: "loopback address" explains http://127.0.0.1:3000/ better than "port 3000".
   const why = literalHostBlock(url.hostname);
   if (why && !(options.allowPrivateNetworks && !alwaysBlocked(why))) throw blocked(url, why);
@@ -250,7 +258,23 @@ function discard(body: Readable): void {
   body.destroy();
 }
 
-type Hop = { kind: 'redirect'; location: string } | { kind: 'page'; page: Omit<FetchedPage, 'requestedUrl' | 'redirects' | 'durationMs'> };
+type Hop =
+  | { kind: 'redirect'; location: string; via: 'HTTP' | 'meta refresh' }
+  | { kind: 'page'; page: Omit<FetchedPage, 'requestedUrl' | 'redirects' | 'durationMs'> };
+
+/** True when a refresh target names another page than `url` (a refresh to itself only reloads). */
+function refreshLeaves(url: URL, location: string): boolean {
+  try {
+    const target = new URL(location, url);
+    target.hash = '';
+    const current = new URL(url.href);
+    current.hash = '';
+    return target.href !== current.href;
+  } catch {
+    // Not a URL: followed, so that the redirect loop reports it as invalid-url like a bad Location.
+    return true;
+  }
+}
 
 /** Waits for a slot of `host` and resolves with its release function. */
 type HoldSlot = (host: string) => Promise<() => void>;
@@ -279,7 +303,7 @@ async function fetchHop(url: URL, options: FetchOptions, pinning: PinningAgent, 
     const location = header(headers, 'location');
     if (REDIRECT_STATUSES.has(status) && location) {
       discard(body);
-      return { kind: 'redirect', location };
+      return { kind: 'redirect', location, via: 'HTTP' };
     }
     if (status < 200 || status >= 300) {
       discard(body);
@@ -304,9 +328,15 @@ async function fetchHop(url: URL, options: FetchOptions, pinning: PinningAgent, 
     // The decoded text is about as large again (twice for two-byte text); count it while it is made.
     await lease.take(bytes.length, signal);
     const { text, charset } = decodeHtml(bytes, contentTypeHeader);
+    if (text.trim() === '') {
+      throw permanent('empty-page', `${url.href} answered ${status} with ${bytes.length === 0 ? 'an empty body' : 'a body of only whitespace'}: there is no page to read.`);
+    }
     if (mediaType === undefined && options.accept === undefined && !looksLikeHtml(text)) {
       throw permanent('unsupported-content-type', `${url.href} has no Content-Type and does not look like HTML; only HTML pages are read.`);
     }
+    // A page whose meta refresh sends the reader elsewhere is a redirect, checked and counted as one.
+    const refresh = options.accept === undefined ? metaRefreshLocation(text) : null;
+    if (refresh !== null && refreshLeaves(url, refresh)) return { kind: 'redirect', location: refresh, via: 'meta refresh' };
     const finalUrl = new URL(url.href);
     finalUrl.hash = '';
     return { kind: 'page', page: { finalUrl: finalUrl.href, status, contentType: mediaType ?? 'text/html', charset, html: text, bytes: bytes.length } };
@@ -341,6 +371,9 @@ function toFetchError(error: unknown, context: Context): FetchError {
   if (options.signal?.aborted) return transient('timeout', `Fetching ${url} was cancelled before it finished.`);
   if (error instanceof BodyTooLarge) {
     return permanent('too-large', `${url} is larger than the limit of ${error.limit} bytes (${error.what}); such pages are not read.`);
+  }
+  if (error instanceof TooManyEncodings) {
+    return permanent('unsupported-content-type', `${url} was sent with ${error.count} content codings; at most ${MAX_CONTENT_CODINGS} are decoded, so it is not read.`);
   }
   if (error instanceof UnsupportedEncoding) {
     return permanent('unsupported-content-type', `${url} was sent with ${error.message}; only gzip, deflate and br are decoded.`);
@@ -400,7 +433,10 @@ export async function fetchPage(url: string, overrides: Partial<FetchOptions> = 
         return { requestedUrl: url, ...hop.page, redirects, durationMs: Math.round(performance.now() - started) };
       }
       if (redirects >= options.maxRedirects) {
-        throw permanent('too-many-redirects', `${url} redirected more than ${options.maxRedirects} times (last to ${hop.location.slice(0, 200)}); open it in a browser to see the loop.`);
+        throw permanent(
+          'too-many-redirects',
+          `${url} redirected more than ${options.maxRedirects} times (the last by ${hop.via} to ${hop.location.slice(0, 200)}); open it in a browser to see the loop.`,
+        );
       }
       current = checkUrl(hop.location, options, current);
     }

@@ -22,7 +22,7 @@ export interface FetchedPage {
 /**
  * Stable codes of fetch failures. Permanent (retrying can't help): invalid-url, blocked-address,
  * unsupported-scheme, blocked-port, http-4xx except 408 and 429, unsupported-content-type, too-large,
- * too-many-redirects. Transient: timeout, connection-failed, dns-failure, http-5xx, http-408, http-429,
+ * too-many-redirects, empty-page (a 200 whose body is empty or only whitespace). Transient: timeout, connection-failed, dns-failure, http-5xx, http-408, http-429,
  * host-busy (no per-host slot came free within `hostWaitTimeoutMs`; nothing was sent to the site).
  */
 export type FetchErrorCode =
@@ -34,6 +34,7 @@ export type FetchErrorCode =
   | 'unsupported-content-type'
   | 'too-large'
   | 'too-many-redirects'
+  | 'empty-page'
   | 'timeout'
   | 'connection-failed'
   | 'dns-failure'

@@ -17,6 +17,8 @@ export function createApiFunction(deps: { config: Config; pubsub: PubSub; store:
     publishUrls: publisher(deps.pubsub, config.topic),
     // The local stack scrapes loopback sites; there literal private hosts must be accepted too.
     blockReason: config.fetch.allowPrivateNetworks ? () => null : literalHostBlockReason,
+    // Refused at submission rather than failing later; the local-development switch lifts it, as in the fetcher.
+    allowedPorts: config.fetch.allowPrivateNetworks ? undefined : config.fetch.allowedPorts,
     now: deps.now,
     log: deps.log,
   });

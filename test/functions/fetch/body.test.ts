@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import zlib from 'node:zlib';
-import { BodyTooLarge, decodersFor } from '../../../functions/src/fetch/body';
+import { BodyTooLarge, decodersFor, TooManyEncodings } from '../../../functions/src/fetch/body';
 
 describe('fetch body decoders', () => {
   for (const [label, compress] of [
@@ -18,4 +18,11 @@ describe('fetch body decoders', () => {
       assert.ok(error instanceof BodyTooLarge, String(error));
     });
   }
+
+  it('undo at most two content codings and refuse a longer list before making any decoder', () => {
+    assert.equal(decodersFor('gzip, br', 1024).length, 2);
+    assert.equal(decodersFor('identity, gzip, identity', 1024).length, 1);
+    assert.throws(() => decodersFor('gzip, gzip, gzip', 1024), TooManyEncodings);
+    assert.throws(() => decodersFor(Array(2000).fill('gzip').join(', '), 1024), (error: unknown) => error instanceof TooManyEncodings && error.count === 2000);
+  });
 });

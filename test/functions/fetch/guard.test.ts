@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { fetchPage, isPublicAddress, literalHostBlockReason, type FetchError, type FetchOptions } from '../../../functions/src/fetch';
 import { PUBLIC_V4, PUBLIC_V4_B, PUBLIC_V6, fence, startSite, tableResolver, type Fence, type Site } from './helpers';
+import { normalisedHostName } from '../../../functions/src/fetch/guard';
 
 /** Literal destinations in the spellings the WHATWG URL parser accepts; every one must be refused. */
 const BLOCKED_LITERALS: Array<[string, string]> = [
@@ -67,6 +68,16 @@ describe('fetch guard', () => {
       for (const host of ['0x7f.1', '2130706433', '::1', '[::ffff:127.0.0.1]', 'Metadata.Google.Internal']) {
         assert.ok(literalHostBlockReason(host), host);
       }
+    });
+
+    it('drops every trailing dot before the name checks and refuses empty labels', () => {
+      for (const host of ['metadata.google.internal..', 'metadata.google.internal.', 'localhost...', '127.0.0.1..', 'foo.internal....']) {
+        assert.ok(literalHostBlockReason(host), host);
+      }
+      for (const host of ['a..b.example', '.example.com']) assert.match(literalHostBlockReason(host) ?? '', /empty label/, host);
+      assert.equal(normalisedHostName('Example.COM...'), 'example.com');
+      assert.equal(normalisedHostName('a..b'), null);
+      assert.equal(literalHostBlockReason('example.com..'), null, 'a public name with trailing dots is left to DNS');
     });
 
     it('explains the refusal in a sentence', () => {
