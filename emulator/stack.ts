@@ -151,6 +151,9 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     const suffix = opts.running ? randomBytes(3).toString('hex') : undefined;
     const projectId = opts.projectId ?? (opts.running ? `stack-${suffix}` : base.projectId);
     const names = topologyNames(suffix);
+    // The API's port is chosen now, so that its own URL can be configured as its public base URL
+    // (as infra does), and a 202's statusUrl is absolute.
+    const apiPort = (opts.apiPort ?? base.port) || (await freeServicePort());
     // The one configuration of every function, in-process or not: a child gets exactly this as its
     // environment, plus where the emulators are (read by the client libraries).
     const configEnv: Record<string, string | undefined> = {
@@ -159,6 +162,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       ARTICLE_TOPIC: names.topic,
       // The local stack scrapes sites on loopback (the demo site, test sites); production never sets this.
       ALLOW_PRIVATE_NETWORKS: opts.env?.ALLOW_PRIVATE_NETWORKS ?? 'true',
+      PUBLIC_BASE_URL: opts.env?.PUBLIC_BASE_URL ?? `http://127.0.0.1:${apiPort}`,
     };
     const config = parseConfig(configEnv);
     const clients = clientsFor(hosts, projectId);
@@ -195,7 +199,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     };
     // Started together: a child process takes about a second to load the functions.
     // allSettled, so a failed start never leaves another still starting after stop() has run.
-    const started = await Promise.allSettled([start('api', opts.apiPort ?? config.port), start('scrapeArticle', 0), start('recordDeadLetter', 0)]);
+    const started = await Promise.allSettled([start('api', apiPort), start('scrapeArticle', 0), start('recordDeadLetter', 0)]);
     const failedStart = started.find((result) => result.status === 'rejected');
     if (failedStart) throw failedStart.reason;
     const [api, scraper, recorder] = started.map((result) => (result as PromiseFulfilledResult<FunctionService>).value) as [FunctionService, FunctionService, FunctionService];

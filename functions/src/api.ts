@@ -243,7 +243,8 @@ export function articleView(article: ArticleRecord): Record<string, unknown> {
 /** Creates the `api` HTTP function. */
 export function createApi(deps: ApiDeps): (req: Request, res: Response) => Promise<void> {
   const { store, log } = deps;
-  const statusUrlOf = (req: Request, portfolioId: string): string => `${req.protocol}://${req.get('host') ?? 'localhost'}/portfolios/${portfolioId}`;
+  // From configuration only (PUBLIC_BASE_URL; relative when unset): Host and X-Forwarded-Proto are the client's to set.
+  const statusUrlOf = (_req: Request, portfolioId: string): string => `${deps.config.api.publicBaseUrl ?? ''}/portfolios/${portfolioId}`;
 
   async function submit(req: Request, res: Response): Promise<Record<string, unknown>> {
     const body = await createPortfolio(parseSubmission(req, deps.config.api), req);

@@ -48,6 +48,12 @@ export interface ApiConfig {
   maxUrls: number;
   /** Bytes accepted in one request body. */
   maxBodyBytes: number;
+  /**
+   * Where clients reach the API (`PUBLIC_BASE_URL`, set by infra to the API's URL), without a trailing
+   * slash; the 202's `statusUrl` starts with it. Null: `statusUrl` is relative. Never taken from
+   * request headers (Host, X-Forwarded-Proto), which any client can set.
+   */
+  publicBaseUrl: string | null;
 }
 
 /** The validated configuration of the functions and the local stack. */
@@ -130,6 +136,21 @@ function resourceName(env: Env, name: string, fallback: string): string {
   return raw;
 }
 
+function baseUrl(env: Env, name: string): string | null {
+  const raw = present(env, name);
+  if (raw === undefined) return null;
+  let url: URL | null = null;
+  try {
+    url = new URL(raw);
+  } catch {
+    // reported below
+  }
+  if (url === null || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '') {
+    throw new ConfigError(name, `expected an http(s) URL without credentials, query or fragment, such as https://api.example.com, got "${raw}"`);
+  }
+  return url.href.replace(/\/+$/, '');
+}
+
 /**
  * Of the scraper function's timeout, what is kept for extraction and the Firestore write after the
  * longest fetch (host wait + fetch deadline). Extraction of a 5 MiB page takes ~1 s; a write that
@@ -184,6 +205,7 @@ export function parseConfig(env: Env = process.env): Config {
     api: {
       maxUrls: integer(env, 'MAX_URLS_PER_REQUEST', 1000, 1, 100_000),
       maxBodyBytes: integer(env, 'MAX_REQUEST_BYTES', 1024 * 1024, 1024, 32 * 1024 * 1024),
+      publicBaseUrl: baseUrl(env, 'PUBLIC_BASE_URL'),
     },
   };
 }

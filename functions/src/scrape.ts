@@ -63,6 +63,20 @@ function record(value: unknown): Record<string, unknown> | null {
   return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
 }
 
+/**
+ * The largest delivery count a real push can carry: Pub/Sub's max_delivery_attempts is at most 100.
+ * Counts from an envelope or a dead letter's attributes are clamped to 1..this, so a forged or corrupt
+ * value (1e308, 999,999,999) can never be stored.
+ */
+export const MAX_DELIVERY_COUNT = 100;
+
+/** A delivery count as a sane integer (1..MAX_DELIVERY_COUNT), or null when the value is not a positive integer. */
+export function clampDeliveryCount(value: unknown): number | null {
+  const count = typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : value;
+  if (typeof count !== 'number' || !Number.isInteger(count) || count < 1) return null;
+  return Math.min(count, MAX_DELIVERY_COUNT);
+}
+
 function parseTime(value: unknown): Date | null {
   if (typeof value !== 'string' && typeof value !== 'number') return null;
   const time = new Date(typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value);
@@ -111,7 +125,7 @@ export function decodePushEnvelope(body: unknown): Delivery {
     message: { url: urlMessage.url, canonicalUrl: urlMessage.canonicalUrl, urlKey: urlMessage.urlKey, portfolioId: urlMessage.portfolioId },
     messageId,
     publishTime: parseTime(message.publishTime ?? message.publish_time),
-    deliveryAttempt: typeof attempt === 'number' && Number.isInteger(attempt) && attempt > 0 ? attempt : null,
+    deliveryAttempt: typeof attempt === 'number' ? clampDeliveryCount(attempt) : null,
     attributes,
   };
 }
@@ -333,7 +347,7 @@ export async function scrape(body: unknown, deps: ScrapeDeps): Promise<ScrapeOut
 /** What the dead-letter recorder did. */
 export type DeadLetterOutcome =
   | { kind: 'failed'; delivery: Delivery; attempts: number; lastError: ErrorRecord }
-  | { kind: 'skipped'; delivery: Delivery; reason: 'kept-done' | 'already-resolved' }
+  | { kind: 'skipped'; delivery: Delivery; reason: 'kept-done' | 'already-resolved' | 'newer-round' }
   | { kind: 'retry'; delivery: Delivery; code: string; message: string }
   | Malformed;
 
@@ -345,17 +359,18 @@ export const deadLetterAttributes = {
 
 /**
  * Marks a dead-lettered article `failed` with code `dead-lettered`, keeping the last error seen as
- * its cause. Never overwrites `done`, nor a result reached after the message was first published.
+ * its cause. Never overwrites `done`; and never ends a round other than the dead-lettered message's:
+ * if the article was resolved after that message was published, its round is over, and an article
+ * `queued` again since then is in a newer round (re-submitted) that this dead letter must not end.
  */
 export function deadLetterChange(current: ArticleRecord | null, delivery: Delivery, now: Date): ArticleChange<DeadLetterOutcome> {
   if (current?.status === 'done') return { next: null, result: { kind: 'skipped', delivery, reason: 'kept-done' } };
   const sourcePublished = parseTime(delivery.attributes[deadLetterAttributes.sourcePublishTime]);
-  if (current?.status === 'failed' && current.terminalAt !== null && sourcePublished !== null && current.terminalAt.getTime() >= sourcePublished.getTime()) {
-    return { next: null, result: { kind: 'skipped', delivery, reason: 'already-resolved' } };
+  if (current && current.terminalAt !== null && sourcePublished !== null && current.terminalAt.getTime() >= sourcePublished.getTime()) {
+    return { next: null, result: { kind: 'skipped', delivery, reason: current.status === 'failed' ? 'already-resolved' : 'newer-round' } };
   }
   const base = current ?? queuedArticle(delivery.message, now);
-  const count = Number(delivery.attributes[deadLetterAttributes.deliveryCount]);
-  const attempts = Number.isInteger(count) && count > 0 ? count : base.attempts;
+  const attempts = clampDeliveryCount(delivery.attributes[deadLetterAttributes.deliveryCount]) ?? base.attempts;
   const cause = base.lastError === null ? null : { code: base.lastError.code, message: base.lastError.message, at: base.lastError.at };
   const lastError: ErrorRecord = {
     code: 'dead-lettered',

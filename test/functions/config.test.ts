@@ -22,6 +22,14 @@ describe('parseConfig', () => {
     assert.equal(config.emulators, 'embedded');
   });
 
+  it('reads PUBLIC_BASE_URL as an http(s) base without a trailing slash, and refuses anything else', () => {
+    assert.equal(parseConfig({}).api.publicBaseUrl, null);
+    assert.equal(parseConfig({ PUBLIC_BASE_URL: 'https://europe-west1-p.cloudfunctions.net/api/' }).api.publicBaseUrl, 'https://europe-west1-p.cloudfunctions.net/api');
+    for (const bad of ['javascript://evil.example/', 'ftp://x.example', 'https://u:p@x.example', 'https://x.example/?a=1', 'not a url']) {
+      assert.throws(() => parseConfig({ PUBLIC_BASE_URL: bad }), /PUBLIC_BASE_URL: expected an http\(s\) URL/, bad);
+    }
+  });
+
   it('names the variable and the allowed values when a value is bad', () => {
     assert.throws(() => parseConfig({ EMULATORS: 'docker' }), (error: unknown) => {
       assert.ok(error instanceof ConfigError);

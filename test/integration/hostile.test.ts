@@ -12,15 +12,26 @@ import zlib from 'node:zlib';
 import { startLocalStack, type LocalStack } from '../../emulator/stack';
 import { fetchPage } from '../../functions/src/fetch';
 import { fence, PUBLIC_V4, startSite, tableResolver, type Fence, type Site } from '../functions/fetch/helpers';
+import { canonicalizeUrl } from '../../functions/src/urls';
 import { forEachLane } from '../helpers/lanes';
+import { rawRequest } from '../helpers/rawHttp';
 
 const HOST = 'hostile.example';
 const MB = 1024 * 1024;
 
 const ARTICLE = '<!DOCTYPE html><html><head><title>A healthy article</title></head><body><article><h1>A healthy article</h1><p>Plenty of words to read here, about a river and a stone.</p></article></body></html>';
 
+/** `/round`: 404 first (round 1 fails), then 503 (round 2 retries), then held until released, then the article. */
+const round = { requests: 0, release: (): void => undefined };
+
 /** The hostile site's pages, by path. */
 const PAGES: Record<string, (req: IncomingMessage, res: ServerResponse) => void> = {
+  '/round': (_req, res) => {
+    round.requests += 1;
+    if (round.requests === 1) return void res.writeHead(404).end();
+    if (round.requests === 2) return void res.writeHead(503).end();
+    round.release = () => res.writeHead(200, { 'content-type': 'text/html' }).end(ARTICLE);
+  },
   '/healthy': (_req, res) => res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(ARTICLE),
   // 200,000 unclosed nested elements (0.6 MB): quadratic for the parser.
   '/nested': (_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html><body>' + '<b>'.repeat(200_000) + 'deep'),
@@ -85,6 +96,7 @@ forEachLane('hostile pages and requests', (lane) => {
 
   before(async function () {
     this.timeout(60_000);
+    round.requests = 0;
     site = await startSite((req, res) => {
       const page = PAGES[(req.url ?? '').split('?')[0] ?? ''];
       if (page) page(req, res);
@@ -161,5 +173,109 @@ forEachLane('hostile pages and requests', (lane) => {
     assert.match(codes[metadataUrl]?.message ?? '', /metadata server/);
     assert.equal(submitted.body.accepted, 1);
     assert.ok(!resolver.lookups.some((name) => name.startsWith('metadata')), 'the metadata name was never resolved');
+  });
+
+  it('builds statusUrl from PUBLIC_BASE_URL, never from the Host and X-Forwarded-Proto headers', async () => {
+    const response = await rawRequest(Number(new URL(stack.apiUrl).port), {
+      method: 'POST',
+      path: '/portfolios',
+      headers: { host: 'evil.example', 'x-forwarded-proto': 'javascript', 'x-forwarded-host': 'evil.example', 'content-type': 'application/json' },
+      body: Buffer.from(JSON.stringify({ urls: [url('/healthy')] })),
+    });
+    assert.equal(response.status, 202, response.body.toString());
+    const body = JSON.parse(response.body.toString()) as { portfolioId: string; statusUrl: string };
+    // The local stack sets PUBLIC_BASE_URL to the API's own address, as infra does in production.
+    assert.equal(body.statusUrl, `${stack.apiUrl}/portfolios/${body.portfolioId}`);
+  });
+
+  describe('forged and late pushes', () => {
+    const roundUrl = url('/round');
+    const canonical = canonicalizeUrl(roundUrl);
+    assert.ok(canonical.ok);
+    const message = { url: roundUrl, canonicalUrl: canonical.canonicalUrl, urlKey: canonical.urlKey, portfolioId: 'forged' };
+
+    function envelope(extra: { deliveryAttempt?: number; attributes?: Record<string, string> }): Buffer {
+      const push = {
+        subscription: 'projects/forged/subscriptions/forged',
+        message: { data: Buffer.from(JSON.stringify(message)).toString('base64'), messageId: `forged-${Math.random()}`, publishTime: new Date().toISOString(), attributes: extra.attributes ?? {} },
+        ...(extra.deliveryAttempt === undefined ? {} : { deliveryAttempt: extra.deliveryAttempt }),
+      };
+      return Buffer.from(JSON.stringify(push));
+    }
+
+    async function push(target: string, body: Buffer): Promise<number> {
+      const response = await fetch(`${target}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      return response.status;
+    }
+
+    async function article(): Promise<{ status: string; attempts: number; lastError: { code: string } | null }> {
+      const response = await fetch(`${stack.apiUrl}/articles?url=${encodeURIComponent(roundUrl)}`);
+      assert.equal(response.status, 200);
+      return (await response.json()) as { status: string; attempts: number; lastError: { code: string } | null };
+    }
+
+    async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string): Promise<T> {
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const value = await read();
+        if (done(value)) return value;
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+
+    it('a late dead letter of an ended round does not end the newer round in flight, and counts are clamped', async function () {
+      this.timeout(90_000);
+      const roundOnePublished = new Date(Date.now() - 1_000).toISOString();
+      // Round 1: the page is missing, the article fails.
+      const first = await scrapeAll([roundUrl]);
+      assert.equal(first.get(roundUrl)?.status, 'failed');
+      // Round 2: submitted again; a 503 is recorded (queued again), then the redelivery is held by the site.
+      assert.equal((await submit([roundUrl])).status, 202);
+      await until(async () => round.requests, (count) => count >= 3, 'the held third request');
+      assert.equal((await article()).status, 'queued');
+
+      // The dead letter of round 1's message, with a forged count, arrives now.
+      const status = await push(stack.recorderUrl, envelope({ attributes: { CloudPubSubDeadLetterSourceDeliveryCount: '999999999', CloudPubSubDeadLetterSourceTopicPublishTime: roundOnePublished } }));
+      assert.equal(status, 204);
+      const during = await article();
+      assert.equal(during.status, 'queued', `round 2 was ended by round 1's dead letter: ${JSON.stringify(during)}`);
+      assert.ok(during.attempts <= 100, `attempts ${during.attempts}`);
+
+      round.release();
+      const after = await until(article, (value) => value.status !== 'queued', 'round 2 to end');
+      assert.equal(after.status, 'done');
+
+      // A dead letter never overwrites done, whatever it claims.
+      assert.equal(await push(stack.recorderUrl, envelope({ attributes: { CloudPubSubDeadLetterSourceDeliveryCount: '5' } })), 204);
+      assert.equal((await article()).status, 'done');
+    });
+
+    it('stores a deliveryAttempt of 1e308 and a dead-letter count of 999,999,999 as 100', async function () {
+      this.timeout(30_000);
+      const missing = url('/missing-page');
+      const key = canonicalizeUrl(missing);
+      assert.ok(key.ok);
+      const forged = { url: missing, canonicalUrl: key.canonicalUrl, urlKey: key.urlKey, portfolioId: 'forged' };
+      const body = Buffer.from(
+        JSON.stringify({ message: { data: Buffer.from(JSON.stringify(forged)).toString('base64'), messageId: 'forged-attempt', publishTime: new Date().toISOString() }, deliveryAttempt: 1e308 }),
+      );
+      assert.equal(await push(stack.scraperUrl, body), 204);
+      const response = await fetch(`${stack.apiUrl}/articles?url=${encodeURIComponent(missing)}`);
+      const stored = (await response.json()) as { status: string; attempts: number; lastError: { code: string } };
+      assert.equal(stored.status, 'failed');
+      assert.equal(stored.lastError.code, 'http-404');
+      assert.equal(stored.attempts, 100);
+
+      // A dead letter claiming 999,999,999 deliveries of it: recorded with 100.
+      const deadLetterBody = JSON.parse(body.toString()) as { message: Record<string, unknown> };
+      deadLetterBody.message.attributes = { CloudPubSubDeadLetterSourceDeliveryCount: '999999999' };
+      delete (deadLetterBody as { deliveryAttempt?: number }).deliveryAttempt;
+      assert.equal(await push(stack.recorderUrl, Buffer.from(JSON.stringify(deadLetterBody))), 204);
+      const dead = (await (await fetch(`${stack.apiUrl}/articles?url=${encodeURIComponent(missing)}`)).json()) as { attempts: number; lastError: { code: string; message: string } };
+      assert.equal(dead.lastError.code, 'dead-lettered');
+      assert.equal(dead.attempts, 100);
+      assert.match(dead.lastError.message, /Gave up after 100 delivery attempts/);
+    });
   });
 });
