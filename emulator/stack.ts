@@ -14,6 +14,7 @@ import * as functionsFramework from '@google-cloud/functions-framework';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import { createFunctions, type PipelineFunctions } from '../functions/src/app';
 import { parseConfig, type Config } from '../functions/src/config';
+import { guardCompressedBodies } from '../functions/src/http/compressedBodies';
 import { topology, type RetryBackoff } from '../functions/src/topology';
 import { startDemoSite, type DemoSite } from './demo-site';
 import { startFunctionProcess, type FunctionProcess, type FunctionTarget } from './function-process';
@@ -89,6 +90,8 @@ async function serve(name: string, handler: functionsFramework.HttpFunction, por
   // functions-framework's own server (body parsing, error handling) — exactly what runs in production.
   functionsFramework.http(name, handler);
   const server = getTestServer(name);
+  // As the production entry does for its process: compressed bodies never reach the framework's parsers.
+  guardCompressedBodies([server]);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', resolve);

@@ -3,12 +3,13 @@
  *
  * functions-framework parses the body before this code runs (JSON for application/json, a string
  * for text/plain, a Buffer for other types; `req.rawBody` keeps the bytes). Two consequences:
- * - malformed JSON sent as application/json, an unknown charset, a broken or unknown
- *   Content-Encoding (for any type), or a form body qs refuses (too deep, too many parameters) is
+ * - malformed JSON sent as application/json, an unknown charset, or a form body qs refuses (too
+ *   deep, too many parameters) is
  *   answered by the framework itself, with its own 400/413/415 HTML page (no stack trace when
  *   NODE_ENV=production); everything else is answered here, in JSON. The express app is the
  *   framework's, with no error-handler hook, so this can't be changed from here;
- * - the framework accepts bodies up to 1 GB, so the size limit is checked here, on the raw bytes.
+ * - the framework accepts bodies up to 1 GB, so the size limit is checked here, on the raw bytes;
+ *   compressed bodies never reach its parsers (http/compressedBodies.ts answers them 415).
  */
 import type { Request, Response } from '@google-cloud/functions-framework';
 import type { Config } from './config';

@@ -15,8 +15,11 @@ import * as functions from '@google-cloud/functions-framework';
 import { PubSub } from '@google-cloud/pubsub';
 import { createFunctions } from './app';
 import { parseConfig } from './config';
+import { guardCompressedBodies } from './http/compressedBodies';
 
 const config = parseConfig(process.env);
+// This process serves one function: keep compressed bodies of all its requests from the framework's parsers.
+guardCompressedBodies();
 const pipeline = createFunctions({
   config,
   // The client libraries pick up PUBSUB_EMULATOR_HOST / FIRESTORE_EMULATOR_HOST themselves.

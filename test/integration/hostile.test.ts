@@ -188,6 +188,26 @@ forEachLane('hostile pages and requests', (lane) => {
     assert.equal(body.statusUrl, `${stack.apiUrl}/portfolios/${body.portfolioId}`);
   });
 
+  it('refuses a compressed request body to each of the three functions with 415 compressed-body, before anything inflates it', async function () {
+    this.timeout(60_000);
+    // ~5 KB of brotli that inflates to 64 MB (the issue's 0.4 KB one inflates to 500 MB).
+    const bomb = zlib.brotliCompressSync(Buffer.alloc(64 * MB, 0x20), { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 5 } });
+    for (const target of [stack.apiUrl + '/portfolios', stack.scraperUrl + '/', stack.recorderUrl + '/']) {
+      for (const [encoding, body] of [
+        ['br', bomb],
+        ['gzip', zlib.gzipSync(Buffer.from(JSON.stringify({ urls: [url('/healthy')] })))],
+      ] as const) {
+        const response = await fetch(target, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': encoding }, body });
+        const answer = (await response.json()) as { error?: { code: string; message: string } };
+        assert.equal(response.status, 415, `${target} ${encoding}: ${JSON.stringify(answer)}`);
+        assert.equal(answer.error?.code, 'compressed-body');
+        assert.match(answer.error?.message ?? '', new RegExp(`Content-Encoding: ${encoding}\\) are not accepted`));
+      }
+    }
+    // Uncompressed bodies are read as before.
+    assert.equal((await submit([url('/healthy')])).status, 202);
+  });
+
   describe('forged and late pushes', () => {
     const roundUrl = url('/round');
     const canonical = canonicalizeUrl(roundUrl);

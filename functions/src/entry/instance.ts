@@ -9,6 +9,7 @@
  */
 import { Firestore } from '@google-cloud/firestore';
 import { parseConfig, type Config } from '../config';
+import { guardCompressedBodies } from '../http/compressedBodies';
 import { jsonLineLogger, type Logger } from '../log';
 import { firestoreStore, type ArticleStore } from '../store';
 
@@ -23,6 +24,8 @@ export interface Instance {
 /** Reads the environment (through parseConfig) and makes the instance's store. */
 export function startInstance(env: NodeJS.ProcessEnv): Instance {
   const config = parseConfig(env);
+  // This process serves one function: keep compressed bodies of all its requests from the framework's parsers.
+  guardCompressedBodies();
   // The client library picks up FIRESTORE_EMULATOR_HOST itself.
   const firestore = new Firestore({ projectId: config.projectId, ignoreUndefinedProperties: true });
   return { config, store: firestoreStore(firestore, config.collectionPrefix), now: () => new Date(), log: jsonLineLogger() };

@@ -4,6 +4,7 @@ import type { PubSub } from '@google-cloud/pubsub';
 import { createApi } from '../api';
 import type { Config } from '../config';
 import { literalHostBlockReason } from '../fetch/guard';
+import { logRefusal, refusingCompressedBodies } from '../http/compressedBodies';
 import type { Logger } from '../log';
 import { publisher } from '../publisher';
 import type { ArticleStore } from '../store';
@@ -11,7 +12,8 @@ import type { ArticleStore } from '../store';
 /** `api`: accepts URLs and publishes one message per URL. */
 export function createApiFunction(deps: { config: Config; pubsub: PubSub; store: ArticleStore; now: () => Date; log: Logger }): HttpFunction {
   const { config } = deps;
-  return createApi({
+  // A compressed body never reaches the framework's inflating parsers (see http/compressedBodies.ts).
+  return refusingCompressedBodies(createApi({
     config,
     store: deps.store,
     publishUrls: publisher(deps.pubsub, config.topic),
@@ -21,5 +23,5 @@ export function createApiFunction(deps: { config: Config; pubsub: PubSub; store:
     allowedPorts: config.fetch.allowPrivateNetworks ? undefined : config.fetch.allowedPorts,
     now: deps.now,
     log: deps.log,
-  });
+  }), logRefusal(deps.log, 'api'));
 }

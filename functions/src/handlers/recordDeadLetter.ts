@@ -1,4 +1,5 @@
 /** The `recordDeadLetter` function's wiring: the push endpoint of the dead-letter subscription. */
+import { logRefusal, refusingCompressedBodies } from '../http/compressedBodies';
 import type { HttpFunction, Request, Response } from '@google-cloud/functions-framework';
 import type { LogEntry, Logger } from '../log';
 import { recordDeadLetter, type DeadLetterOutcome } from '../scrape';
@@ -24,7 +25,7 @@ function deadLetterLog(outcome: DeadLetterOutcome): { severity: LogEntry['severi
 export function createDeadLetterFunction(deps: { store: ArticleStore; now: () => Date; log: Logger }): HttpFunction {
   const { store, now, log } = deps;
   const recordFeed = feedDeadLetterHandler(deps);
-  return async (req: Request, res: Response): Promise<void> => {
+  return refusingCompressedBodies(async (req: Request, res: Response): Promise<void> => {
     // A feed message's dead letter fails the portfolio's feeds instead (feeds/).
     if (isFeedPush(req.body)) return recordFeed(req, res);
     const started = Date.now();
@@ -32,5 +33,5 @@ export function createDeadLetterFunction(deps: { store: ArticleStore; now: () =>
     const { severity, message, extra } = deadLetterLog(outcome);
     log({ severity, message, ...deliveryFields(outcome), ...extra, durationMs: Date.now() - started });
     res.status(outcome.kind === 'retry' ? 503 : 204).end();
-  };
+  }, logRefusal(log, 'recordDeadLetter'));
 }

@@ -3,6 +3,7 @@ import type { HttpFunction, Request, Response } from '@google-cloud/functions-fr
 import type { Config } from '../config';
 import { extractArticle as realExtractArticle } from '../extract';
 import { fetchPage as realFetchPage } from '../fetch';
+import { logRefusal, refusingCompressedBodies } from '../http/compressedBodies';
 import type { LogEntry, Logger } from '../log';
 import { scrape, type ScrapeDeps, type ScrapeOutcome } from '../scrape';
 import type { ArticleStore } from '../store';
@@ -61,7 +62,7 @@ export function createScrapeFunction(deps: {
     config: deps.config,
   };
   const expandFeed = feedExpandHandler({ ...deps, fetchPage: scrapeDeps.fetchPage, publishUrls: deps.publishUrls });
-  return async (req: Request, res: Response): Promise<void> => {
+  return refusingCompressedBodies(async (req: Request, res: Response): Promise<void> => {
     // A feed message (kind=feed) is expanded into article messages instead (feeds/).
     if (isFeedPush(req.body)) return expandFeed(req, res);
     const started = Date.now();
@@ -71,5 +72,5 @@ export function createScrapeFunction(deps: {
     log({ severity, message, ...deliveryFields(outcome), ...extra, durationMs: Date.now() - started });
     if (outcome.kind === 'retry' && outcome.httpStatus === 429) res.set('Retry-After', '30');
     res.status(status).end();
-  };
+  }, logRefusal(log, 'scrapeArticle'));
 }
