@@ -118,6 +118,25 @@ export async function bundleFunctions(outDir: string): Promise<BundleManifest[]>
       logLevel: 'warning',
       legalComments: 'none',
     });
+    if (target === 'scrapeArticle') {
+      // The scraper's extraction worker thread (functions/src/isolation/extractPool.ts) loads this
+      // file from beside the bundle: a bundle of its own, as the worker runs in a fresh isolate.
+      await build({
+        absWorkingDir: ROOT,
+        entryPoints: ['functions/src/isolation/extractWorker.ts'],
+        outfile: path.join(dir, 'extractWorker.js'),
+        bundle: true,
+        platform: 'node',
+        target: 'node20',
+        format: 'cjs',
+        minifyWhitespace: true,
+        minifySyntax: true,
+        external,
+        plugins: [runtimeTreeOnly(runtime)],
+        logLevel: 'warning',
+        legalComments: 'none',
+      });
+    }
     const manifest: BundleManifest = { target, bundled: bundledPackages(result.metafile), external };
     writeFileSync(path.join(dir, 'bundled.json'), `${JSON.stringify(manifest, null, 2)}\n`);
     manifests.push(manifest);

@@ -146,6 +146,8 @@ export function deployStack(settings: InfraSettings = settingsFromPulumiConfig()
       entryPoint: 'api',
       sizing: { memory: settings.memory, ...settings.capacity.api },
       source: sourceOf('api'),
+      // The API's own URL (2nd gen functions keep this form), so a 202's statusUrl is absolute without trusting Host headers.
+      environment: { ...settings.functionEnv, PUBLIC_BASE_URL: `https://${region}-${project}.cloudfunctions.net/${functionNames.api}` },
       description: 'Accepts article URLs and queues one message per URL',
       accountId: 'portfolio-api',
       timeoutSeconds: settings.timeouts.api,

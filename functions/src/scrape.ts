@@ -154,7 +154,8 @@ function malformed(error: unknown): Malformed {
 /** Dependencies of {@link scrape}. */
 export interface ScrapeDeps {
   fetchPage: (url: string, options?: Partial<Config['fetch']>) => Promise<FetchedPage>;
-  extract: (html: string, pageUrl: string) => Article;
+  /** Synchronous in unit tests; the functions extract in a worker pool (isolation/extractPool.ts). */
+  extract: (html: string, pageUrl: string) => Article | Promise<Article>;
   store: ArticleStore;
   now: () => Date;
   config: Pick<Config, 'freshnessWindowMs' | 'fetch'>;
@@ -304,7 +305,7 @@ export async function scrape(body: unknown, deps: ScrapeDeps): Promise<ScrapeOut
     try {
       page = await deps.fetchPage(delivery.message.canonicalUrl, deps.config.fetch);
       try {
-        article = deps.extract(page.html, page.finalUrl);
+        article = await deps.extract(page.html, page.finalUrl);
       } catch (error) {
         if (error instanceof PageTooComplex) {
           throw new PermanentFailure(

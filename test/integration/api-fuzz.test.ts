@@ -474,6 +474,7 @@ forEachLane('POST /portfolios under fuzzed input', (lane) => {
     assert.deepEqual(logs.entries.filter((entry) => entry.severity === 'ERROR'), []);
     const framework = [...frameworkAnswers.values()].reduce((sum, n) => sum + n, 0);
     console.log(`      ${runs} requests in ${((Date.now() - started) / 1000).toFixed(1)} s [${lane.kind}]: ${[...statuses].sort().map(([key, n]) => `${key} ×${n}`).join(', ')}; framework-parsed ${framework}`);
-    assert.ok((statuses.get('202') ?? 0) >= runs / 10, 'enough submissions are accepted to check the counts');
+    // Compressed bodies (about one in eight cases) are all refused alike, so a twentieth is the floor.
+    assert.ok((statuses.get('202') ?? 0) >= runs / 20, 'enough submissions are accepted to check the counts');
   });
 });

@@ -37,6 +37,8 @@ const PAGES: Record<string, (req: IncomingMessage, res: ServerResponse) => void>
   '/nested': (_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html><body>' + '<b>'.repeat(200_000) + 'deep'),
   // 5 MB of <br>: ~1.3 million nodes, ~150 times the page's bytes once parsed.
   '/br': (_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html><body>' + '<br>'.repeat(Math.floor((5 * MB - 100) / 4))),
+  // Within the parse budget, but a second or more of extraction: the worst an accepted page costs.
+  '/slow': (_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<title>Slow</title>' + '<b></b>'.repeat(60_000) + 'word '.repeat(300_000)),
   // 2,000 content codings: a decoder each.
   '/codings': (_req, res) => res.writeHead(200, { 'content-type': 'text/html', 'content-encoding': Array(2000).fill('gzip').join(',') }).end(zlib.gzipSync(ARTICLE)),
   '/empty': (_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(),
@@ -132,6 +134,21 @@ forEachLane('hostile pages and requests', (lane) => {
     assert.equal(articles.get(url('/healthy'))?.status, 'done');
     assert.equal(articles.get(url('/healthy'))?.title, 'A healthy article');
     assert.deepEqual(fenced.violations, []);
+  });
+
+  it('scrapes a healthy article delivered while a slow page is being extracted, before that page is done', async function () {
+    this.timeout(60_000);
+    const slow = await submit([url('/slow')]);
+    assert.equal(slow.status, 202);
+    const deadline = Date.now() + 30_000;
+    while (hits('/slow') === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    const healthy = await scrapeAll([url('/healthy')]);
+    assert.equal(healthy.get(url('/healthy'))?.status, 'done');
+    const view = (await (await fetch(`${stack.apiUrl}/portfolios/${slow.body.portfolioId}`)).json()) as { articles: ArticleView[] };
+    // Extraction runs off the event loop: the healthy delivery did not wait for it.
+    assert.equal(view.articles[0]?.status, 'queued', 'the slow page was still being extracted');
+    const finished = await scrapeAll([url('/slow')]);
+    assert.equal(finished.get(url('/slow'))?.status, 'done');
   });
 
   it('fails a page with 2,000 content codings after one fetch, as unsupported-content-type', async function () {

@@ -1,9 +1,9 @@
 /** The `scrapeArticle` function's wiring: the push endpoint of the URL subscription. */
 import type { HttpFunction, Request, Response } from '@google-cloud/functions-framework';
 import type { Config } from '../config';
-import { extractArticle as realExtractArticle } from '../extract';
 import { fetchPage as realFetchPage } from '../fetch';
 import { logRefusal, refusingCompressedBodies } from '../http/compressedBodies';
+import { sharedExtractPool } from '../isolation/extractPool';
 import type { LogEntry, Logger } from '../log';
 import { scrape, type ScrapeDeps, type ScrapeOutcome } from '../scrape';
 import type { ArticleStore } from '../store';
@@ -56,7 +56,8 @@ export function createScrapeFunction(deps: {
   const { log } = deps;
   const scrapeDeps: ScrapeDeps = {
     fetchPage: deps.fetchPage ?? realFetchPage,
-    extract: deps.extractArticle ?? realExtractArticle,
+    // Off the event loop, within a deadline and a heap limit: one page never stalls the others.
+    extract: deps.extractArticle ?? ((html, pageUrl) => sharedExtractPool().extract(html, pageUrl)),
     store: deps.store,
     now: deps.now,
     config: deps.config,

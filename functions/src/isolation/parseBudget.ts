@@ -37,13 +37,18 @@ export class PageTooComplex extends Error {
   readonly code = 'page-too-complex';
 
   constructor(
-    readonly bound: 'nodes' | 'nesting',
+    /** nodes, nesting: the parse budget; time, memory: the extraction worker's deadline or heap (extractPool.ts). */
+    readonly bound: 'nodes' | 'nesting' | 'time' | 'memory',
     readonly limit: number,
   ) {
     super(
       bound === 'nesting'
         ? 'the page nests so many unclosed elements inside one another that reading it would take too long (an article nests a few dozen levels)'
-        : `the page has more than ${limit.toLocaleString('en-US')} elements (a long article has a few thousand)`,
+        : bound === 'nodes'
+          ? `the page has more than ${limit.toLocaleString('en-US')} elements (a long article has a few thousand)`
+          : bound === 'time'
+            ? `reading the page took longer than ${limit / 1000} s (an article takes milliseconds)`
+            : `reading the page needed more than ${limit} MB of memory`,
     );
     this.name = 'PageTooComplex';
   }
