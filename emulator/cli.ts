@@ -11,7 +11,8 @@ import { startPubSubEmulator } from './pubsub';
 import { startLocalStack } from './stack';
 
 const usage = `usage:
-  npm start [-- --demo]                       the whole system on local emulators
+  npm start [-- --demo] [--no-push-flow]      the whole system on local emulators (the embedded Pub/Sub
+                                              models push flow control; --no-push-flow turns it off)
   npm run emulator -- pubsub [--port 8085]    a Pub/Sub emulator only
   npm run emulator -- firestore [--port 8086] a Firestore emulator only
 environment: EMULATORS=auto|gcloud|embedded (npm start defaults to embedded), PORT (API port, 8080)`;
@@ -37,7 +38,7 @@ function onStop(stop: () => Promise<void>): void {
 async function main(): Promise<void> {
   const { positionals, values } = parseArgs({
     allowPositionals: true,
-    options: { port: { type: 'string' }, demo: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    options: { port: { type: 'string' }, demo: { type: 'boolean' }, 'no-push-flow': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
   });
   const command = positionals[0] ?? 'stack';
   if (values.help || !['stack', 'pubsub', 'firestore'].includes(command)) {
@@ -56,7 +57,7 @@ async function main(): Promise<void> {
   const kind = resolveEmulatorKind(choice);
 
   if (command === 'pubsub') {
-    const emulator = kind === 'gcloud' ? await startGcloudPubSub({ port }) : await startPubSubEmulator({ port: port ?? 8085 });
+    const emulator = kind === 'gcloud' ? await startGcloudPubSub({ port }) : await startPubSubEmulator({ port: port ?? 8085, pushFlow: !values['no-push-flow'] });
     console.log(`${kind} Pub/Sub emulator on ${emulator.host}\nexport PUBSUB_EMULATOR_HOST=${emulator.host}`);
     onStop(emulator.stop);
     return;
@@ -69,7 +70,7 @@ async function main(): Promise<void> {
   }
 
   // Each function as its own service, as deployed: its own process and event loop, NODE_ENV=production.
-  const stack = await startLocalStack({ emulators: kind, env: process.env, apiPort: port ?? config.port, demo: values.demo, functionProcesses: 'all' });
+  const stack = await startLocalStack({ emulators: kind, env: process.env, apiPort: port ?? config.port, demo: values.demo, functionProcesses: 'all', pushFlow: !values['no-push-flow'] });
   onStop(stack.stop);
   const sample = stack.demo?.urls ?? ['https://example.com/a-post', 'https://example.com/another-post'];
   // The page's address first: it is what a first visitor opens.

@@ -42,7 +42,8 @@ export function resolveEmulatorKind(choice: EmulatorChoice): EmulatorKind {
 
 /** Starts a Pub/Sub and a Firestore emulator of the chosen kind on free loopback ports. */
 export async function startEmulators(
-  opts: { choice?: EmulatorChoice; pushConcurrency?: number } = {},
+  /** `pushFlow`: model the real service's push flow control on the embedded Pub/Sub (pubsub/flow-control.ts). */
+  opts: { choice?: EmulatorChoice; pushConcurrency?: number; pushFlow?: boolean } = {},
 ): Promise<RunningEmulators> {
   const kind = resolveEmulatorKind(opts.choice ?? 'auto');
   const started: Array<{ stop(): Promise<void> }> = [];
@@ -55,7 +56,7 @@ export async function startEmulators(
     const pubsub =
       kind === 'gcloud'
         ? await startGcloudPubSub()
-        : await startPubSubEmulator({ port: 0, pushConcurrency: opts.pushConcurrency });
+        : await startPubSubEmulator({ port: 0, pushConcurrency: opts.pushConcurrency, pushFlow: opts.pushFlow });
     started.push(pubsub);
     const firestore = await startFirestoreEmulator({ kind });
     started.push(firestore);

@@ -41,6 +41,8 @@ export interface LocalStackOptions {
   maxDeliveryAttempts?: number;
   /** Push concurrency per subscription of the embedded Pub/Sub emulator. */
   pushConcurrency?: number;
+  /** Model the real service's push flow control on the embedded Pub/Sub emulator (npm start does). */
+  pushFlow?: boolean;
   /** Also serve the built-in demo site. */
   demo?: boolean;
   /**
@@ -146,7 +148,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     if (opts.running) {
       ({ kind, hosts } = opts.running);
     } else {
-      const emulators = await startEmulators({ choice: opts.emulators ?? 'embedded', pushConcurrency: opts.pushConcurrency });
+      const emulators = await startEmulators({ choice: opts.emulators ?? 'embedded', pushConcurrency: opts.pushConcurrency, pushFlow: opts.pushFlow });
       cleanups.push(emulators.stop);
       ({ kind, hosts } = emulators);
     }

@@ -3,6 +3,7 @@ import { PubSubApiError, alreadyExists, failedPrecondition, invalidArgument, not
 import { parseFilter, type MessageFilter } from './filter';
 import { parseSnapshotName, parseSubscriptionName, parseTopicName } from './names';
 import { OrderedKeys } from './ordering';
+import { PushFlow, type PushFlowOptions } from './flow-control';
 import { PushSender, buildPushRequest } from './push';
 import {
   applySubscriptionUpdate,
@@ -91,6 +92,10 @@ interface SubscriptionState {
   pushesInFlight: number;
   nextConsumer: number;
   pumpScheduled: boolean;
+  /** Push window and push backoff (flow-control.ts); null when the model is off. */
+  flow: PushFlow | null;
+  /** Wakes the pump when a push backoff ends. */
+  flowWake: NodeJS.Timeout | null;
 }
 
 export interface BrokerOptions {
@@ -98,6 +103,8 @@ export interface BrokerOptions {
   pushConcurrency: number;
   /** Schemas that topics validate published messages against. */
   schemas: SchemaRegistry;
+  /** The real service's push flow control (flow-control.ts); off when absent. */
+  pushFlow?: PushFlowOptions;
 }
 
 /**
@@ -278,6 +285,8 @@ export class Broker {
       pushesInFlight: 0,
       nextConsumer: 0,
       pumpScheduled: false,
+      flow: this.options.pushFlow ? new PushFlow(this.options.pushFlow) : null,
+      flowWake: null,
     });
     return resource;
   }
@@ -544,11 +553,20 @@ export class Broker {
   private pump(sub: SubscriptionState): void {
     const endpoint = sub.resource.pushConfig?.pushEndpoint;
     if (endpoint) {
-      while (sub.pushesInFlight < this.options.pushConcurrency) {
+      // Within the push window, and none during a push backoff, when flow control is modelled.
+      const room = sub.flow ? sub.flow.room(sub.pushesInFlight, Date.now()) : Infinity;
+      for (let started = 0; sub.pushesInFlight < this.options.pushConcurrency && started < room; started++) {
         // One outstanding push per ordering key; messages without a key go in publish order.
         const delivery = sub.keys.take(pushHolder, 1, true)[0] ?? sub.ready.shift();
         if (!delivery) break;
         this.push(sub, endpoint, delivery);
+      }
+      const wait = sub.flow?.backoffRemaining(Date.now()) ?? 0;
+      if (wait > 0 && !sub.flowWake) {
+        sub.flowWake = this.after(wait, () => {
+          sub.flowWake = null;
+          this.schedulePump(sub);
+        });
       }
       return;
     }
@@ -741,6 +759,7 @@ export class Broker {
     void this.pusher.send(endpoint, request, abort.signal).then((acked) => {
       sub.pushesInFlight -= 1;
       if (this.closed) return;
+      sub.flow?.record(acked, Date.now());
       // If the deadline already expired (or a seek reset the backlog), the lease is gone and this
       // answer no longer counts.
       const current = sub.generation === generation ? this.release(sub, ackId) : undefined;

@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { Broker } from './broker';
+import { defaultPushFlow, type PushFlowOptions } from './flow-control';
 import { loadPubSubProtos } from './protos';
 import { SchemaRegistry } from './schemas';
 import { publisherHandlers, schemaHandlers, subscriberHandlers, withUnimplemented } from './service';
@@ -12,6 +13,11 @@ export interface PubSubEmulatorOptions {
   host?: string;
   /** Push requests in flight per subscription (default 16). */
   pushConcurrency?: number;
+  /**
+   * Model the real service's push flow control (push window with slow start, push backoff after
+   * nacks; flow-control.ts): `true` for the documented defaults, or settings. Off by default.
+   */
+  pushFlow?: boolean | PushFlowOptions;
 }
 
 /** A running Node-native Pub/Sub emulator. */
@@ -41,7 +47,8 @@ export async function startPubSubEmulator(options: PubSubEmulatorOptions = {}): 
   }
   const protos = loadPubSubProtos();
   const schemas = new SchemaRegistry();
-  const broker = new Broker({ pushConcurrency, schemas });
+  const pushFlow = options.pushFlow === true ? defaultPushFlow : options.pushFlow || undefined;
+  const broker = new Broker({ pushConcurrency, schemas, pushFlow });
   // Publish requests may carry up to 10 MB of messages.
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 20 * 1024 * 1024 });
   server.addService(
