@@ -13,6 +13,8 @@ export interface TopologyNames {
   pushSubscription: string;
   deadLetterSubscription: string;
   deadLetterAuditSubscription: string;
+  delayTopic: string;
+  delaySubscription: string;
 }
 
 /** The topology's names, with `-<suffix>` appended so concurrent test runs never collide. */
@@ -24,6 +26,8 @@ export function topologyNames(suffix?: string): TopologyNames {
     pushSubscription: `${topology.pushSubscription}${tail}`,
     deadLetterSubscription: `${topology.deadLetterSubscription}${tail}`,
     deadLetterAuditSubscription: `${topology.deadLetterAuditSubscription}${tail}`,
+    delayTopic: `${topology.delayTopic}${tail}`,
+    delaySubscription: `${topology.delaySubscription}${tail}`,
   };
 }
 
@@ -34,6 +38,8 @@ export interface ProvisionOptions {
   /** Where Pub/Sub pushes: the scraper function and the dead-letter recorder function. */
   pushEndpoints: { scraper: string; deadLetter: string };
   backoff?: RetryBackoff;
+  /** Backoff of the delay subscription (default topology.delayBackoff.local). */
+  delayBackoff?: RetryBackoff;
   maxDeliveryAttempts?: number;
   ackDeadlineSeconds?: number;
 }
@@ -66,14 +72,15 @@ function duration(seconds: number): { seconds: number; nanos: number } {
   return { seconds: Math.floor(seconds), nanos: Math.round((seconds % 1) * 1e9) };
 }
 
-/** Creates (or updates) both topics and both push subscriptions. Returns the names used. */
+function retryPolicyOf(backoff: RetryBackoff): { minimumBackoff: { seconds: number; nanos: number }; maximumBackoff: { seconds: number; nanos: number } } {
+  return { minimumBackoff: duration(backoff.minimumBackoffSeconds), maximumBackoff: duration(backoff.maximumBackoffSeconds) };
+}
+
+/** Creates (or updates) the three topics and their push subscriptions. Returns the names used. */
 export async function provisionTopology(opts: ProvisionOptions): Promise<TopologyNames> {
   const names = opts.names ?? topologyNames();
   const backoff = opts.backoff ?? topology.localBackoff;
-  const retryPolicy = {
-    minimumBackoff: duration(backoff.minimumBackoffSeconds),
-    maximumBackoff: duration(backoff.maximumBackoffSeconds),
-  };
+  const retryPolicy = retryPolicyOf(backoff);
   const ackDeadlineSeconds = opts.ackDeadlineSeconds ?? topology.ackDeadlineSeconds;
   const topic = await ensureTopic(opts.pubsub, names.topic);
   const deadLetterTopic = await ensureTopic(opts.pubsub, names.deadLetterTopic);
@@ -95,5 +102,16 @@ export async function provisionTopology(opts: ProvisionOptions): Promise<Topolog
   });
   // As in infra/: a pull subscription keeps a copy of every dead letter (for `npm run redrive`).
   await ensureSubscription(deadLetterTopic, names.deadLetterAuditSubscription, { ackDeadlineSeconds: 60 });
+  // Messages that wait (Retry-After, a host backing off, a re-queue after our outage) go to the same
+  // recorder, which answers "not yet" until their time: nacks of this subscription, paced by its own
+  // backoff, never of the scraper's. Its dead letters (after 100 deliveries) reach the recorder too,
+  // which still treats them as waiting messages.
+  const delayTopic = await ensureTopic(opts.pubsub, names.delayTopic);
+  await ensureSubscription(delayTopic, names.delaySubscription, {
+    pushConfig: { pushEndpoint: opts.pushEndpoints.deadLetter },
+    ackDeadlineSeconds: topology.recorderTimeoutSeconds + 10,
+    retryPolicy: retryPolicyOf(opts.delayBackoff ?? topology.delayBackoff.local),
+    deadLetterPolicy: { deadLetterTopic: deadLetterTopic.name, maxDeliveryAttempts: topology.delayMaxDeliveryAttempts },
+  });
   return names;
 }

@@ -36,8 +36,10 @@ export interface LocalStackOptions {
   apiPort?: number;
   /** Environment passed to parseConfig (defaults to none); the stack adds its own keys on top. */
   env?: Record<string, string | undefined>;
-  /** Retry backoff of both subscriptions (default: topology.localBackoff). */
+  /** Retry backoff of the scraper's and the recorder's subscriptions (default: topology.localBackoff). */
   backoff?: RetryBackoff;
+  /** Retry backoff of the delay subscription (default: topology.delayBackoff.local). */
+  delayBackoff?: RetryBackoff;
   maxDeliveryAttempts?: number;
   /** Push concurrency per subscription of the embedded Pub/Sub emulator. */
   pushConcurrency?: number;
@@ -165,6 +167,12 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       ...opts.env,
       GOOGLE_CLOUD_PROJECT: projectId,
       ARTICLE_TOPIC: names.topic,
+      DELAY_TOPIC: names.delayTopic,
+      // The scraper ends a round after as many fetches as the subscription has delivery attempts.
+      MAX_DELIVERY_ATTEMPTS: String(opts.maxDeliveryAttempts ?? topology.maxDeliveryAttempts),
+      // A re-queue after our own outage waits seconds here, not minutes as in production.
+      REQUEUE_DELAY_SECONDS: opts.env?.REQUEUE_DELAY_SECONDS ?? String(topology.requeue.local.delaySeconds),
+      REQUEUE_MAX_DELAY_SECONDS: opts.env?.REQUEUE_MAX_DELAY_SECONDS ?? String(topology.requeue.local.maxDelaySeconds),
       // The local stack scrapes sites on loopback (the demo site, test sites); production never sets this.
       ALLOW_PRIVATE_NETWORKS: opts.env?.ALLOW_PRIVATE_NETWORKS ?? 'true',
       PUBLIC_BASE_URL: opts.env?.PUBLIC_BASE_URL ?? `http://127.0.0.1:${apiPort}`,
@@ -218,13 +226,14 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       names,
       pushEndpoints: { scraper: `${scraper.url}/`, deadLetter: `${recorder.url}/` },
       backoff: opts.backoff ?? topology.localBackoff,
+      delayBackoff: opts.delayBackoff ?? topology.delayBackoff.local,
       maxDeliveryAttempts: opts.maxDeliveryAttempts ?? topology.maxDeliveryAttempts,
     });
     if (opts.running) {
       // Emulators outlive this stack: stop their pushes to our soon-closed ports first.
       cleanups.push(async () => {
         await Promise.allSettled(
-          [names.pushSubscription, names.deadLetterSubscription, names.deadLetterAuditSubscription].map((name) => clients.pubsub.subscription(name).delete()),
+          [names.pushSubscription, names.deadLetterSubscription, names.deadLetterAuditSubscription, names.delaySubscription].map((name) => clients.pubsub.subscription(name).delete()),
         );
       });
     }

@@ -5,7 +5,7 @@
  */
 import * as gcp from '@pulumi/gcp';
 import * as pulumi from '@pulumi/pulumi';
-import type { RetryBackoff } from '../functions/src/topology';
+import { topology, type RetryBackoff } from '../functions/src/topology';
 import type { ComponentOptions, FunctionService } from './function';
 
 /** Resource names of the queue (see functions/src/topology.ts). */
@@ -16,6 +16,10 @@ export interface QueueNames {
   deadLetterSubscription: string;
   /** Pull subscription on the dead-letter topic that operators read; nothing consumes it. */
   deadLetterAuditSubscription: string;
+  /** Topic of messages that wait (Retry-After, a host backing off, a re-queue after our outage). */
+  delayTopic: string;
+  /** Push subscription on the delay topic to the recorder, which answers "not yet" until their time. */
+  delaySubscription: string;
 }
 
 export interface ArticleQueueArgs {
@@ -25,6 +29,8 @@ export interface ArticleQueueArgs {
   names: QueueNames;
   maxDeliveryAttempts: number;
   backoff: RetryBackoff;
+  /** Backoff of the delay subscription: how often a waiting message is offered again (topology.delayBackoff). */
+  delayBackoff: RetryBackoff;
   ackDeadlineSeconds: number;
   /** Push endpoint of the topic's subscription. */
   scraper: FunctionService;
@@ -55,6 +61,8 @@ export class ArticleQueue extends pulumi.ComponentResource {
   readonly pushSubscription: gcp.pubsub.Subscription;
   readonly deadLetterSubscription: gcp.pubsub.Subscription;
   readonly deadLetterAuditSubscription: gcp.pubsub.Subscription;
+  readonly delayTopic: gcp.pubsub.Topic;
+  readonly delaySubscription: gcp.pubsub.Subscription;
   /** The identity in the OIDC token of every push request. */
   readonly pushServiceAccount: gcp.serviceaccount.Account;
 
@@ -167,12 +175,48 @@ export class ArticleQueue extends pulumi.ComponentResource {
       child,
     );
 
+    // Messages that must wait are parked on the delay topic (by the scraper, and by the recorder for a
+    // dead letter our own outage caused); the recorder publishes them to the article topic again when
+    // their time comes. No dead-letter policy: a wait must never end in a dead letter.
+    this.delayTopic = new gcp.pubsub.Topic(`${name}-delay-topic`, { project, name: names.delayTopic }, child);
+    for (const [role, member] of [['scraper', args.scraper.serviceAccountMember], ['recorder', args.recorder.serviceAccountMember]] as const) {
+      new gcp.pubsub.TopicIAMMember(`${name}-${role}-publishes-delayed`, { project, topic: this.delayTopic.name, role: 'roles/pubsub.publisher', member }, child);
+    }
+    new gcp.pubsub.TopicIAMMember(`${name}-recorder-publishes-again`, { project, topic: this.topic.name, role: 'roles/pubsub.publisher', member: args.recorder.serviceAccountMember }, child);
+    this.delaySubscription = new gcp.pubsub.Subscription(
+      `${name}-delay-subscription`,
+      {
+        project,
+        name: names.delaySubscription,
+        topic: this.delayTopic.id,
+        ackDeadlineSeconds: args.ackDeadlineSeconds,
+        messageRetentionDuration: RETENTION,
+        expirationPolicy: neverExpire,
+        pushConfig: pushAuth(args.recorder),
+        retryPolicy: {
+          minimumBackoff: seconds(args.delayBackoff.minimumBackoffSeconds),
+          maximumBackoff: seconds(args.delayBackoff.maximumBackoffSeconds),
+        },
+        // A safety net only: the recorder treats a waiting message that reaches it as a dead letter
+        // as still waiting.
+        deadLetterPolicy: { deadLetterTopic: this.deadLetterTopic.id, maxDeliveryAttempts: topology.delayMaxDeliveryAttempts },
+      },
+      { parent: this, dependsOn: pushReady },
+    );
+    new gcp.pubsub.SubscriptionIAMMember(
+      `${name}-agent-acks-delayed-dead-letters`,
+      { project, subscription: this.delaySubscription.name, role: 'roles/pubsub.subscriber', member: serviceAgent },
+      child,
+    );
+
     this.registerOutputs({
       topic: this.topic.name,
       deadLetterTopic: this.deadLetterTopic.name,
       pushSubscription: this.pushSubscription.name,
       deadLetterSubscription: this.deadLetterSubscription.name,
       deadLetterAuditSubscription: this.deadLetterAuditSubscription.name,
+      delayTopic: this.delayTopic.name,
+      delaySubscription: this.delaySubscription.name,
       pushServiceAccount: this.pushServiceAccount.email,
     });
   }

@@ -190,6 +190,9 @@ export function readSettings(source: ConfigSource): InfraSettings {
   const functionEnv: Record<string, string> = {
     GOOGLE_CLOUD_PROJECT: project,
     ARTICLE_TOPIC: topology.topic,
+    DELAY_TOPIC: topology.delayTopic,
+    // The scraper ends a round after as many fetches as the subscription has delivery attempts.
+    MAX_DELIVERY_ATTEMPTS: String(maxDeliveryAttempts),
     FRESHNESS_WINDOW_HOURS: freshnessWindowHours,
     // functions-framework answers body-parser errors (malformed JSON…) itself, with a stack
     // trace in the page unless NODE_ENV is production.

@@ -36,6 +36,8 @@ export const queueNames: QueueNames = {
   pushSubscription: topology.pushSubscription,
   deadLetterSubscription: topology.deadLetterSubscription,
   deadLetterAuditSubscription: `${topology.deadLetterTopic}-audit`,
+  delayTopic: topology.delayTopic,
+  delaySubscription: topology.delaySubscription,
 };
 
 /** Function names on Google Cloud (also their Cloud Run service names). */
@@ -200,6 +202,7 @@ export function deployStack(settings: InfraSettings = settingsFromPulumiConfig()
       names: queueNames,
       maxDeliveryAttempts: settings.maxDeliveryAttempts,
       backoff: settings.backoff,
+      delayBackoff: topology.delayBackoff.production,
       ackDeadlineSeconds: settings.ackDeadlineSeconds,
       scraper,
       recorder,

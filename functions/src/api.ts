@@ -200,6 +200,9 @@ export function portfolioArticleView(url: string, article: ArticleRecord | null)
     readingTimeMinutes: article?.readingTimeMinutes ?? null,
     bannerImage: article?.bannerImage ?? null,
     attempts: article?.attempts ?? 0,
+    // While it waits (a Retry-After, a host backing off, our own outage): until when, and for what.
+    nextAttemptAt: article && article.status === 'queued' ? iso(article.nextAttemptAt) : null,
+    waitingFor: article && article.status === 'queued' && article.nextAttemptAt !== null ? article.waitingFor : null,
     ...(error ? { error } : {}),
   };
 }
@@ -237,8 +240,8 @@ export function pollView(loaded: LoadedPortfolio): Record<string, unknown> {
 
 /** GET /articles?url=…: the whole record. */
 export function articleView(article: ArticleRecord): Record<string, unknown> {
-  const { lastError, scrapedAt, terminalAt: _terminalAt, createdAt, updatedAt, ...rest } = article;
-  return { ...rest, lastError: errorView(lastError) ?? null, scrapedAt: iso(scrapedAt), createdAt: iso(createdAt), updatedAt: iso(updatedAt) };
+  const { lastError, scrapedAt, terminalAt: _terminalAt, createdAt, updatedAt, nextAttemptAt, fetches: _fetches, ...rest } = article;
+  return { ...rest, nextAttemptAt: iso(nextAttemptAt), lastError: errorView(lastError) ?? null, scrapedAt: iso(scrapedAt), createdAt: iso(createdAt), updatedAt: iso(updatedAt) };
 }
 
 /** Creates the `api` HTTP function. */

@@ -13,6 +13,7 @@ import { createScrapeFunction } from './handlers/scrapeArticle';
 import { jsonLineLogger, type Logger } from './log';
 import { publisher } from './publisher';
 import type { ScrapeDeps } from './scrape';
+import { requeuer } from './retry/requeue';
 import { firestoreStore, type ArticleStore } from './store';
 
 export { scrapeStatus } from './handlers/scrapeArticle';
@@ -41,9 +42,10 @@ export function createFunctions(deps: FunctionDeps): PipelineFunctions {
   const now = deps.now ?? (() => new Date());
   const log = deps.log ?? jsonLineLogger();
   const store: ArticleStore = firestoreStore(deps.firestore, config.collectionPrefix);
+  const requeue = requeuer(() => deps.pubsub, config);
   return {
     api: createApiFunction({ config, pubsub: deps.pubsub, store, now, log }),
-    scrapeArticle: createScrapeFunction({ config, store, now, log, fetchPage: deps.fetchPage, extractArticle: deps.extractArticle, publishUrls: publisher(deps.pubsub, config.topic) }),
-    recordDeadLetter: createDeadLetterFunction({ store, now, log }),
+    scrapeArticle: createScrapeFunction({ config, store, now, log, requeue, fetchPage: deps.fetchPage, extractArticle: deps.extractArticle, publishUrls: publisher(deps.pubsub, config.topic) }),
+    recordDeadLetter: createDeadLetterFunction({ config, store, now, log, requeue }),
   };
 }

@@ -56,6 +56,23 @@ export interface ApiConfig {
   publicBaseUrl: string | null;
 }
 
+/** How the pipeline retries and waits (see scrape.ts and retry/). */
+export interface RetryConfig {
+  /** Fetches of one round before an article fails for good; the same number as the subscription's max delivery attempts. */
+  maxDeliveryAttempts: number;
+  /** Longest Retry-After honoured; a longer one is cut to this. */
+  retryAfterMaxMs: number;
+  /** A host's first 429 without Retry-After closes it this long; each further 429 doubles it (up to retryAfterMaxMs). */
+  hostBackoffBaseMs: number;
+  /** Delay of the first re-queue of a message that lost its deliveries to our own outage; doubled per re-queue. */
+  requeueDelayMs: number;
+  requeueMaxDelayMs: number;
+  /** Re-queues before such a message is given up (the article fails `dead-lettered`, saying it was never fetched). */
+  maxRequeues: number;
+  /** How long a fetch lease holds: a delivery that took it and died is replaced after this. */
+  fetchLeaseMs: number;
+}
+
 /** The validated configuration of the functions and the local stack. */
 export interface Config {
   /** Google Cloud project id (on the emulators any valid id works). */
@@ -66,6 +83,9 @@ export interface Config {
   emulators: EmulatorChoice;
   /** Topic the API publishes to. */
   topic: string;
+  /** Topic of messages that wait (see topology.delayTopic). */
+  delayTopic: string;
+  retry: RetryConfig;
   /** Prefix for Firestore collection names, so test runs never collide. */
   collectionPrefix: string;
   /** An article `done` more recently than this is not fetched again. */
@@ -187,6 +207,17 @@ export function parseConfig(env: Env = process.env): Config {
     port: integer(env, 'PORT', 8080, 0, 65535),
     emulators: oneOf(env, 'EMULATORS', ['auto', 'gcloud', 'embedded'] as const, 'auto'),
     topic: resourceName(env, 'ARTICLE_TOPIC', topology.topic),
+    delayTopic: resourceName(env, 'DELAY_TOPIC', topology.delayTopic),
+    retry: {
+      maxDeliveryAttempts: integer(env, 'MAX_DELIVERY_ATTEMPTS', topology.maxDeliveryAttempts, 5, 100),
+      retryAfterMaxMs: integer(env, 'RETRY_AFTER_MAX_SECONDS', topology.retryAfterMaxSeconds, 0, 3600) * 1000,
+      hostBackoffBaseMs: integer(env, 'HOST_BACKOFF_BASE_SECONDS', 10, 1, 3600) * 1000,
+      requeueDelayMs: integer(env, 'REQUEUE_DELAY_SECONDS', topology.requeue.production.delaySeconds, 0, 3600) * 1000,
+      requeueMaxDelayMs: integer(env, 'REQUEUE_MAX_DELAY_SECONDS', topology.requeue.production.maxDelaySeconds, 0, 3600) * 1000,
+      maxRequeues: integer(env, 'MAX_REQUEUES', topology.requeue.maxRequeues, 0, 1000),
+      // The longest a fetch may take: its wait for a host slot, its deadline, extraction and the write.
+      fetchLeaseMs: hostWaitTimeoutMs + fetchTimeoutMs + EXTRACT_AND_WRITE_RESERVE_MS,
+    },
     collectionPrefix,
     freshnessWindowMs: integer(env, 'FRESHNESS_WINDOW_HOURS', 24, 0, 24 * 365) * 3_600_000,
     fetch: {

@@ -48,8 +48,20 @@ export interface ArticleRecord extends ArticleFields {
   /** The URL the HTML came from, after redirects. */
   finalUrl: string | null;
   status: ArticleStatus;
-  /** Deliveries of the current round (a round starts when the article is queued or re-queued). */
+  /**
+   * Fetches of the current round (a round starts when the article is queued, or asked for again after
+   * it was terminal): real requests to the site, not deliveries.
+   */
   attempts: number;
+  /**
+   * Fetch numbers taken so far, over every round: fetch N is made only by the delivery holding the lease
+   * `fetchLeases/{urlKey}~N` (see {@link ArticleStore.claimFetch}).
+   */
+  fetches: number;
+  /** While the article waits (a Retry-After, a host backing off, our own outage): when it is tried next. */
+  nextAttemptAt: Date | null;
+  /** What it waits for: a host name, or `page` for the page's own Retry-After, or `pipeline` after our outage. */
+  waitingFor: string | null;
   lastError: ErrorRecord | null;
   /** When the page was last fetched successfully. */
   scrapedAt: Date | null;
@@ -91,6 +103,16 @@ export interface ArticleChange<T> {
   result: T;
 }
 
+/** Who holds the lease of one fetch number of an article, until when. */
+export interface FetchLease {
+  /** The submission holding it (scrape.ts carrierOf: the portfolio id). */
+  messageId: string;
+  until: Date;
+}
+
+/** The answer of {@link ArticleStore.claimFetch}. */
+export type FetchClaim = { claimed: true } | { claimed: false; holder: FetchLease };
+
 /** Storage operations of the pipeline. The Firestore implementation is {@link firestoreStore}. */
 export interface ArticleStore {
   /**
@@ -106,6 +128,13 @@ export interface ArticleStore {
    * outage fails them all.
    */
   putArticle(urlKey: string, record: ArticleRecord): Promise<void>;
+  /**
+   * Takes the lease of fetch number `fetchNumber` of the article, or tells who has it. A lease is a
+   * document that is only ever created (never updated), so exactly one delivery gets each number, on
+   * the real Firestore and on both emulators (the embedded one loses contended transactions, but its
+   * create refuses an existing document).
+   */
+  claimFetch(urlKey: string, fetchNumber: number, lease: FetchLease): Promise<FetchClaim>;
   /** Articles in the order of `urlKeys` (null where absent), read with one getAll. */
   getArticles(urlKeys: string[]): Promise<(ArticleRecord | null)[]>;
   createPortfolio(portfolio: PortfolioRecord): Promise<void>;
@@ -174,6 +203,9 @@ export function queuedArticle(item: QueuedUrl, now: Date): ArticleRecord {
     finalUrl: null,
     status: 'queued',
     attempts: 0,
+    fetches: 0,
+    nextAttemptAt: null,
+    waitingFor: null,
     lastError: null,
     scrapedAt: null,
     terminalAt: null,
@@ -182,6 +214,8 @@ export function queuedArticle(item: QueuedUrl, now: Date): ArticleRecord {
     ...emptyFields(),
   };
 }
+
+const ALREADY_EXISTS = 6;
 
 // gRPC status codes that say "try again later" rather than "this request is wrong".
 const TRANSIENT_STORAGE_CODES = new Set([1 /* CANCELLED */, 4 /* DEADLINE_EXCEEDED */, 8 /* RESOURCE_EXHAUSTED */, 10 /* ABORTED */, 13 /* INTERNAL */, 14 /* UNAVAILABLE */]);
@@ -231,6 +265,9 @@ export function articleFromData(urlKey: string, data: DocumentData): ArticleReco
     finalUrl: str(data.finalUrl),
     status,
     attempts: num(data.attempts) ?? 0,
+    fetches: num(data.fetches) ?? num(data.attempts) ?? 0,
+    nextAttemptAt: toDate(data.nextAttemptAt),
+    waitingFor: str(data.waitingFor),
     lastError: errorFrom(data.lastError),
     scrapedAt: toDate(data.scrapedAt),
     terminalAt: toDate(data.terminalAt),
@@ -293,6 +330,7 @@ export const articleBatching: { reads: GroupLimits; writes: GroupLimits } = {
 export function firestoreStore(firestore: Firestore, prefix = ''): ArticleStore {
   const articles = firestore.collection(`${prefix}${collections.articles}`);
   const portfolios = firestore.collection(`${prefix}${collections.portfolios}`);
+  const fetchLeases = firestore.collection(`${prefix}${collections.fetchLeases}`);
   const articleRef = (urlKey: string): DocumentReference => articles.doc(urlKey);
 
   const getArticles = async (urlKeys: string[]): Promise<(ArticleRecord | null)[]> => {
@@ -358,6 +396,19 @@ export function firestoreStore(firestore: Firestore, prefix = ''): ArticleStore 
     async putArticle(urlKey, record) {
       const error = await writeArticle({ urlKey, record });
       if (error !== null) throw error;
+    },
+
+    async claimFetch(urlKey, fetchNumber, lease) {
+      const ref = fetchLeases.doc(`${urlKey}~${fetchNumber}`);
+      try {
+        await ref.create({ messageId: lease.messageId, until: lease.until, urlKey, fetchNumber });
+        return { claimed: true };
+      } catch (error) {
+        if ((error as { code?: unknown }).code !== ALREADY_EXISTS) throw error;
+      }
+      const snapshot = await ref.get();
+      const data = snapshot.data() ?? {};
+      return { claimed: false, holder: { messageId: str(data.messageId) ?? '', until: toDate(data.until) ?? new Date(0) } };
     },
 
     getArticles,

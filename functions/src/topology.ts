@@ -42,6 +42,34 @@ export interface Topology {
   recorderTimeoutSeconds: number;
   /** Timeout of the API function (it waits for publish confirmations before answering). */
   apiTimeoutSeconds: number;
+  /**
+   * Topic of messages that must wait before they are scraped (a page's Retry-After, a host backing
+   * off, a dead letter re-queued after our own outage). Each carries `notBefore`; its push
+   * subscription to the `recordDeadLetter` function answers "not yet" until then, and then publishes
+   * the message to `topic` again. So a wait never nacks the scraper's subscription.
+   */
+  delayTopic: string;
+  /** Push subscription on `delayTopic` whose endpoint is the `recordDeadLetter` function. */
+  delaySubscription: string;
+  /**
+   * Backoff of the delay subscription: how often a waiting message is offered again before its time
+   * (production / local). Its lateness after `notBefore` is at most the maximum.
+   */
+  delayBackoff: { production: RetryBackoff; local: RetryBackoff };
+  /**
+   * Deliveries of a waiting message before it goes to `deadLetterTopic` (Pub/Sub's maximum). Only a
+   * safety net: the recorder handles a dead letter that still waits as a waiting message.
+   */
+  delayMaxDeliveryAttempts: number;
+  /**
+   * A dead letter whose article shows fewer than `maxDeliveryAttempts` fetches of its own lost its
+   * deliveries to our outage (scraper down, storage down), not to the page. It is re-queued through
+   * `delayTopic` after `requeueDelaySeconds` doubled per re-queue, at most `requeueMaxDelaySeconds`,
+   * at most `maxRequeues` times (production: about 4 hours of outage; local: about 20 minutes).
+   */
+  requeue: { maxRequeues: number; production: { delaySeconds: number; maxDelaySeconds: number }; local: { delaySeconds: number; maxDelaySeconds: number } };
+  /** Default cap of a Retry-After the scraper honours (RETRY_AFTER_MAX_SECONDS): the production retry policy's maximum backoff. */
+  retryAfterMaxSeconds: number;
 }
 
 export const topology: Topology = {
@@ -57,16 +85,39 @@ export const topology: Topology = {
   scraperTimeoutSeconds: 60,
   recorderTimeoutSeconds: 30,
   apiTimeoutSeconds: 60,
+  delayTopic: 'article-urls-delayed',
+  delaySubscription: 'article-urls-delayed-requeuer',
+  delayBackoff: {
+    production: { minimumBackoffSeconds: 10, maximumBackoffSeconds: 60 },
+    local: { minimumBackoffSeconds: 1, maximumBackoffSeconds: 5 },
+  },
+  delayMaxDeliveryAttempts: 100,
+  requeue: {
+    maxRequeues: 20,
+    production: { delaySeconds: 60, maxDelaySeconds: 600 },
+    local: { delaySeconds: 2, maxDelaySeconds: 30 },
+  },
+  retryAfterMaxSeconds: 600,
 };
 
 /** Firestore collections. */
 export const collections = {
   articles: 'articles',
   portfolios: 'portfolios',
+  /** `fetchLeases/{urlKey}~{fetchNumber}`: who may make fetch number N of an article (create-once). */
+  fetchLeases: 'fetchLeases',
 } as const;
 
 /** Pub/Sub message attributes the API sets on every URL message. */
 export const messageAttributes = {
   portfolioId: 'portfolioId',
   urlKey: 'urlKey',
+  /** On a delayed message: ISO time before which it must not be scraped. */
+  notBefore: 'notBefore',
+  /** On a re-queued message: how often it was re-queued after losing its deliveries to our outage. */
+  requeues: 'requeues',
+  /** On a delayed or re-queued message: the publish time of the message the API first published. */
+  submittedAt: 'submittedAt',
+  /** On a delayed message: what it waits for (a host name, or the page), for the logs. */
+  waitingFor: 'waitingFor',
 } as const;

@@ -211,10 +211,17 @@ describe('api (through functions-framework)', () => {
     assert.deepEqual(response.body.counts, { queued: 1, done: 1, failed: 1 });
     assert.equal(response.body.createdAt, '2026-03-01T12:00:00.000Z');
     const [doneView, failedView, queuedView] = response.body.articles;
-    assert.deepEqual(doneView, { url: 'https://example.com/a', status: 'done', title: 'A', publishedAt: null, authors: [], outline: ['Intro'], readingTimeMinutes: 4, bannerImage: null, attempts: 1 });
+    assert.deepEqual(doneView, { url: 'https://example.com/a', status: 'done', title: 'A', publishedAt: null, authors: [], outline: ['Intro'], readingTimeMinutes: 4, bannerImage: null, attempts: 1, nextAttemptAt: null, waitingFor: null });
     assert.deepEqual(failedView.error, { code: 'http-404', message: 'Not found.', at: at.toISOString() });
     assert.equal(queuedView.status, 'queued');
     assert.equal(queuedView.error, undefined);
+    // A URL that waits says until when and for what.
+    const c = urlMessage('https://example.com/c');
+    const until = new Date('2026-03-01T12:04:00Z');
+    harness.store.articles.set(c.urlKey, { ...queuedArticle(c, at), attempts: 1, nextAttemptAt: until, waitingFor: 'example.com' });
+    const waiting = (await harness.request(`/portfolios/${submitted.body.portfolioId}`)).body.articles[2];
+    assert.equal(waiting.nextAttemptAt, until.toISOString());
+    assert.equal(waiting.waitingFor, 'example.com');
   });
 
   it('reads one article by any spelling of its URL', async () => {

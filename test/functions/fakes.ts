@@ -4,14 +4,16 @@
 import type { Article } from '../../functions/src/extract/types';
 import { FetchError, type FetchedPage } from '../../functions/src/fetch/types';
 import type { RetryRound } from '../../functions/src/portfolio/retry';
-import type { Delivery, UrlMessage } from '../../functions/src/scrape';
-import type { ArticleRecord, ArticleStore, PortfolioRecord } from '../../functions/src/store';
+import type { Delivery, Requeue, UrlMessage } from '../../functions/src/scrape';
+import type { ArticleRecord, ArticleStore, FetchClaim, FetchLease, PortfolioRecord } from '../../functions/src/store';
 import { canonicalizeUrl } from '../../functions/src/urls';
 
 /** An ArticleStore over Maps. `failNext` makes the next operations throw the given error. */
 export class MemoryStore implements ArticleStore {
   readonly articles = new Map<string, ArticleRecord>();
   readonly portfolios = new Map<string, PortfolioRecord>();
+  /** `urlKey~fetchNumber` → lease, as fetchLeases documents. */
+  readonly leases = new Map<string, FetchLease>();
   private failures: unknown[] = [];
   private nextId = 1;
 
@@ -39,6 +41,15 @@ export class MemoryStore implements ArticleStore {
   async putArticle(urlKey: string, record: ArticleRecord): Promise<void> {
     this.maybeFail();
     this.articles.set(urlKey, structuredClone(record));
+  }
+
+  async claimFetch(urlKey: string, fetchNumber: number, lease: FetchLease): Promise<FetchClaim> {
+    this.maybeFail();
+    const id = `${urlKey}~${fetchNumber}`;
+    const holder = this.leases.get(id);
+    if (holder) return { claimed: false, holder: structuredClone(holder) };
+    this.leases.set(id, structuredClone(lease));
+    return { claimed: true };
   }
 
   async getArticles(urlKeys: string[]): Promise<(ArticleRecord | null)[]> {
@@ -162,6 +173,20 @@ export function scriptedFetch(...script: (FetchedPage | FetchError)[]): {
       if (next === undefined) throw new Error('fetchPage called more often than the test expected');
       if (next instanceof FetchError) throw next;
       return next;
+    },
+  };
+}
+
+/** A Requeue that keeps what it would publish. */
+export function recordingRequeue(): { requeue: Requeue; delayed: Array<{ message: UrlMessage; attributes: Record<string, string> }>; again: Array<{ message: UrlMessage; attributes: Record<string, string> }> } {
+  const delayed: Array<{ message: UrlMessage; attributes: Record<string, string> }> = [];
+  const again: Array<{ message: UrlMessage; attributes: Record<string, string> }> = [];
+  return {
+    delayed,
+    again,
+    requeue: {
+      delay: async (message, attributes) => void delayed.push({ message, attributes }),
+      again: async (message, attributes) => void again.push({ message, attributes }),
     },
   };
 }

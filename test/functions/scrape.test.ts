@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { FetchError } from '../../functions/src/fetch/types';
 import { completeFailed, decodePushEnvelope, MalformedMessageError, recordDeadLetter, recordRetry, scrape, type ScrapeDeps } from '../../functions/src/scrape';
 import { parseConfig } from '../../functions/src/config';
+import { HostBackoff } from '../../functions/src/retry';
 import { queuedArticle } from '../../functions/src/store';
-import { article, delivery, grpcError, MemoryStore, page, pushBody, scriptedFetch, urlMessage } from './fakes';
+import { article, delivery, grpcError, MemoryStore, page, pushBody, recordingRequeue, scriptedFetch, urlMessage } from './fakes';
 
 const URL_A = 'https://example.com/a';
 const PUBLISHED = new Date('2026-01-01T00:00:00Z');
@@ -12,16 +13,22 @@ function setup(script: Parameters<typeof scriptedFetch>, start = new Date('2026-
   const store = new MemoryStore();
   const fetch = scriptedFetch(...script);
   let clock = start.getTime();
+  const queue = recordingRequeue();
+  const config = parseConfig({});
   const deps: ScrapeDeps = {
     fetchPage: fetch.fetchPage,
     extract: (_html, pageUrl) => article(`Title of ${pageUrl}`),
     store,
     now: () => new Date(clock),
-    config: parseConfig({}),
+    config,
+    requeue: queue.requeue,
+    hosts: new HostBackoff({ baseMs: config.retry.hostBackoffBaseMs, maxMs: config.retry.retryAfterMaxMs, forgetAfterMs: config.retry.retryAfterMaxMs * 2 }),
+    // A duplicate delivery's wait passes on the fake clock.
+    sleep: async (ms) => void (clock += ms),
   };
   const message = urlMessage(URL_A);
   store.articles.set(message.urlKey, queuedArticle(message, new Date(clock)));
-  return { store, fetch, deps, message, advance: (ms: number) => (clock += ms) };
+  return { store, fetch, deps, message, queue, advance: (ms: number) => (clock += ms) };
 }
 
 describe('decodePushEnvelope', () => {
@@ -79,18 +86,32 @@ describe('scrape', () => {
     assert.equal(stored?.lastError?.code, 'http-404');
   });
 
-  it('asks for a retry on a transient failure, keeps the article queued and counts the attempt', async () => {
-    const { store, deps, message } = setup([new FetchError('http-503', 'The site answered 503.', true), new FetchError('http-429', 'Too many requests.', true, 30_000), page(URL_A)]);
+  it('asks for a retry on a transient failure, keeps the article queued and counts the fetch', async () => {
+    const { store, deps, message } = setup([new FetchError('http-503', 'The site answered 503.', true), new FetchError('timeout', 'Timed out.', true), page(URL_A)]);
     const first = await scrape(pushBody(message), deps);
     assert.equal(first.kind, 'retry');
     assert.equal(first.kind === 'retry' && first.httpStatus, 503);
     assert.equal(store.articles.get(message.urlKey)?.status, 'queued');
     assert.equal(store.articles.get(message.urlKey)?.lastError?.code, 'http-503');
-    const second = await scrape(pushBody(message), deps);
-    assert.equal(second.kind === 'retry' && second.httpStatus, 429);
+    assert.equal((await scrape(pushBody(message), deps)).kind, 'retry');
     const third = await scrape(pushBody(message), deps);
     assert.equal(third.kind, 'done');
     assert.equal(store.articles.get(message.urlKey)?.attempts, 3);
+  });
+
+  it('ends the round failed after maxDeliveryAttempts fetches of its own, with the last error as the cause', async () => {
+    const { store, deps, fetch, message } = setup(Array.from({ length: 5 }, () => new FetchError('http-500', 'The site answered 500.', true)));
+    const kinds = [];
+    for (let delivery = 0; delivery < 5; delivery++) kinds.push((await scrape(pushBody(message, { messageId: `m-${delivery % 2}` }), deps)).kind);
+    assert.deepEqual(kinds, ['retry', 'retry', 'retry', 'retry', 'failed']);
+    const stored = store.articles.get(message.urlKey);
+    assert.equal(stored?.status, 'failed');
+    assert.equal(stored?.attempts, 5);
+    assert.equal(stored?.lastError?.code, 'dead-lettered');
+    assert.equal(stored?.lastError?.cause?.code, 'http-500');
+    // A re-queued copy arriving afterwards fetches nothing.
+    assert.equal((await scrape(pushBody(message, { messageId: 'm-9' }), deps)).kind, 'skipped');
+    assert.equal(fetch.calls.length, 5);
   });
 
   it('retries a page our own per-host queue could not start (host-busy) with 429, so Pub/Sub backs off', async () => {
@@ -104,10 +125,10 @@ describe('scrape', () => {
     assert.equal(stored?.lastError?.code, 'host-busy');
   });
 
-  it('takes the delivery attempt from Pub/Sub when it is ahead of the stored count', async () => {
+  it('counts fetches, not deliveries: Pub/Sub\'s deliveryAttempt does not add attempts', async () => {
     const { store, deps, message } = setup([new FetchError('timeout', 'Timed out.', true)]);
     await scrape(pushBody(message, { deliveryAttempt: 4 }), deps);
-    assert.equal(store.articles.get(message.urlKey)?.attempts, 4);
+    assert.equal(store.articles.get(message.urlKey)?.attempts, 1);
   });
 
   it('retries when storage is unavailable, without fetching', async () => {
@@ -149,6 +170,8 @@ describe('scrape', () => {
     advance(25 * 3_600_000);
     const refresh = await scrape(pushBody(message, { messageId: 'm-2', publishTime: deps.now() }), deps);
     assert.equal(refresh.kind === 'skipped' && refresh.reason, 'kept-done');
+    // Past the lease of that fetch (a refresh that changed nothing does not move the fetch count on).
+    advance(deps.config.retry.fetchLeaseMs);
     const transient = await scrape(pushBody(message, { messageId: 'm-3', publishTime: deps.now() }), deps);
     assert.equal(transient.kind, 'retry');
     const stored = store.articles.get(message.urlKey);
@@ -163,6 +186,47 @@ describe('scrape', () => {
     const retried = await scrape(pushBody(message, { messageId: 'm-2', publishTime: deps.now() }), deps);
     assert.equal(retried.kind, 'done');
     assert.equal(store.articles.get(message.urlKey)?.attempts, 1);
+  });
+
+  it('lets one fetch serve deliveries of other portfolios that arrive while it runs', async () => {
+    const { store, deps, fetch, message } = setup([page(URL_A)]);
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const slowDeps: ScrapeDeps = { ...deps, fetchPage: async (url) => (await gate, fetch.fetchPage(url)) };
+    const holder = scrape(pushBody(message), slowDeps);
+    await new Promise((resolve) => setImmediate(resolve));
+    const other = await scrape(pushBody(urlMessage(URL_A, 'p2'), { messageId: 'm-2' }), slowDeps);
+    assert.equal(other.kind === 'skipped' && other.reason, 'shared');
+    release();
+    assert.equal((await holder).kind, 'done');
+    assert.deepEqual(fetch.calls, [URL_A]);
+    assert.equal(store.articles.get(message.urlKey)?.attempts, 1);
+  });
+
+  it('takes the next fetch number when the holder of a lease died, counting its fetch', async () => {
+    const { store, deps, fetch, message, advance } = setup([page(URL_A)]);
+    store.leases.set(`${message.urlKey}~1`, { messageId: 'p9', until: new Date(deps.now().getTime() + 1000) });
+    advance(1000);
+    assert.equal((await scrape(pushBody(message), deps)).kind, 'done');
+    assert.equal(fetch.calls.length, 1);
+    assert.equal(store.articles.get(message.urlKey)?.fetches, 2);
+    assert.equal(store.articles.get(message.urlKey)?.attempts, 2, 'the dead holder may have reached the site');
+  });
+
+  it('parks a page that answered 503 with Retry-After instead of nacking, and acks other deliveries meanwhile', async () => {
+    const { store, deps, fetch, message, queue, advance } = setup([new FetchError('http-503', 'Overloaded.', true, 30_000), page(URL_A)]);
+    const first = await scrape(pushBody(message), deps);
+    assert.equal(first.kind, 'waiting');
+    const stored = store.articles.get(message.urlKey);
+    assert.equal(stored?.waitingFor, 'page');
+    assert.equal(stored?.nextAttemptAt?.getTime(), deps.now().getTime() + 30_000);
+    assert.equal(queue.delayed.length, 1);
+    const other = await scrape(pushBody(urlMessage(URL_A, 'p2'), { messageId: 'm-2' }), deps);
+    assert.equal(other.kind === 'skipped' && other.reason, 'waiting');
+    advance(30_000);
+    const back = await scrape(pushBody(message, { messageId: 'm-3', attributes: queue.delayed[0]?.attributes }), deps);
+    assert.equal(back.kind, 'done');
+    assert.equal(fetch.calls.length, 2);
   });
 
   it('acks a malformed delivery without touching storage, naming its messageId when it has one', async () => {
@@ -183,13 +247,13 @@ describe('failure records racing with other deliveries', () => {
 
   it('leaves an article another delivery resolved after this message was published', () => {
     const late = delivery(URL_A, { publishTime: published });
-    assert.equal(completeFailed(resolved, late, error, later).next, null);
-    assert.equal(recordRetry(resolved, late, error, later).next, null);
+    assert.equal(completeFailed(resolved, late, error, later, 2).next, null);
+    assert.equal(recordRetry(resolved, late, error, later, 2).next, null);
   });
 
   it('starts a new round for a message published after the article failed', () => {
     const resubmitted = delivery(URL_A, { publishTime: new Date('2026-01-01T00:01:00Z') });
-    const change = recordRetry(resolved, resubmitted, { code: 'timeout', message: 'Timed out.' }, later);
+    const change = recordRetry({ ...resolved, fetches: 1 }, resubmitted, { code: 'timeout', message: 'Timed out.' }, later, 2);
     assert.equal(change.next?.status, 'queued');
     assert.equal(change.next?.attempts, 1);
     assert.equal(change.next?.lastError?.code, 'timeout');
@@ -199,17 +263,41 @@ describe('failure records racing with other deliveries', () => {
 describe('recordDeadLetter', () => {
   const deadLetterAttributes = (count: number) => ({ CloudPubSubDeadLetterSourceDeliveryCount: String(count), CloudPubSubDeadLetterSourceTopicPublishTime: PUBLISHED.toISOString() });
 
-  it('marks the article failed: dead-lettered, with the delivery count and the last error', async () => {
-    const { store, deps, message } = setup([new FetchError('http-500', 'The site answered 500 Internal Server Error.', true)]);
-    await scrape(pushBody(message), deps);
+  it('marks the article failed: dead-lettered, with the last error, when its own fetches are used up', async () => {
+    const { store, deps, message } = setup([]);
+    store.articles.set(message.urlKey, { ...queuedArticle(message, PUBLISHED), attempts: 5, fetches: 5, lastError: { code: 'http-500', message: 'The site answered 500 Internal Server Error.', at: PUBLISHED } });
     const outcome = await recordDeadLetter(pushBody(message, { attributes: deadLetterAttributes(5) }), deps);
     assert.equal(outcome.kind, 'failed');
     const stored = store.articles.get(message.urlKey);
     assert.equal(stored?.status, 'failed');
     assert.equal(stored?.attempts, 5);
     assert.equal(stored?.lastError?.code, 'dead-lettered');
-    assert.match(stored?.lastError?.message ?? '', /5 delivery attempts; the last error was http-500: The site answered 500/);
+    assert.match(stored?.lastError?.message ?? '', /5 fetches; the last error was http-500: The site answered 500/);
     assert.equal(stored?.lastError?.cause?.code, 'http-500');
+  });
+
+  it('re-queues, with a delay and bounded, a dead letter whose article shows fewer fetches of its own (our outage)', async () => {
+    const { store, deps, message, queue, advance } = setup([]);
+    store.articles.set(message.urlKey, { ...queuedArticle(message, PUBLISHED), attempts: 1, fetches: 1, lastError: { code: 'timeout', message: 'Timed out.', at: PUBLISHED } });
+    const outcome = await recordDeadLetter(pushBody(message, { messageId: 'dl-1', publishTime: new Date('2026-01-01T00:00:09Z'), attributes: deadLetterAttributes(5) }), deps);
+    assert.equal(outcome.kind, 'requeued');
+    assert.equal(store.articles.get(message.urlKey)?.status, 'queued');
+    const parked = queue.delayed[0];
+    assert.equal(parked?.attributes.requeues, '1');
+    assert.equal(parked?.attributes.waitingFor, 'pipeline');
+    assert.equal(parked?.attributes.submittedAt, PUBLISHED.toISOString(), 'the submission time, not the dead letter\'s');
+    assert.equal(parked?.attributes.notBefore, new Date(deps.now().getTime() + deps.config.retry.requeueDelayMs).toISOString());
+    assert.equal(parked?.attributes.CloudPubSubDeadLetterSourceDeliveryCount, undefined);
+    // On the delay subscription: "not yet" before its time, then back on the article topic.
+    const delayed = pushBody(message, { messageId: 'd-1', attributes: parked?.attributes });
+    assert.equal((await recordDeadLetter(delayed, deps)).kind, 'not-yet');
+    advance(deps.config.retry.requeueDelayMs);
+    assert.equal((await recordDeadLetter(delayed, deps)).kind, 'requeued');
+    assert.equal(queue.again[0]?.attributes.notBefore, undefined);
+    // The bound: after maxRequeues the article fails, saying why.
+    const last = await recordDeadLetter(pushBody(message, { attributes: { ...deadLetterAttributes(5), requeues: String(deps.config.retry.maxRequeues) } }), deps);
+    assert.equal(last.kind, 'failed');
+    assert.match(store.articles.get(message.urlKey)?.lastError?.message ?? '', /re-queues/);
   });
 
   it('never overwrites a done article', async () => {

@@ -5,7 +5,8 @@ import { parseConfig } from '../../functions/src/config';
 import { recordDeadLetter, scrape } from '../../functions/src/scrape';
 import { articleBatching, firestoreStore, queuedArticle, type ArticleRecord, type ArticleStore } from '../../functions/src/store';
 import { FetchError } from '../../functions/src/fetch/types';
-import { article, page, pushBody, scriptedFetch, urlMessage } from './fakes';
+import { HostBackoff } from '../../functions/src/retry';
+import { article, page, pushBody, recordingRequeue, scriptedFetch, urlMessage } from './fakes';
 
 process.env.METADATA_SERVER_DETECTION ??= 'none';
 
@@ -58,15 +59,19 @@ describe('firestoreStore (embedded Firestore emulator)', () => {
     assert.equal(await store.getPortfolio('nope'), null);
   });
 
-  it('keeps a scraped article, and a dead-lettered one with its cause, through a Firestore round trip', async () => {
+  it('keeps a scraped article, and one that used up its fetches with its cause, through a Firestore round trip', async () => {
     const done = urlMessage('https://example.com/done');
     const dead = urlMessage('https://example.com/dead');
-    const fetch = scriptedFetch(page(done.canonicalUrl), new FetchError('http-500', 'The site answered 500.', true));
-    const deps = { fetchPage: fetch.fetchPage, extract: () => article('Stored title'), store, now: () => now, config: parseConfig({}) };
+    const failing = Array.from({ length: 5 }, () => new FetchError('http-500', 'The site answered 500.', true));
+    const fetch = scriptedFetch(page(done.canonicalUrl), ...failing);
+    const { requeue } = recordingRequeue();
+    const hosts = new HostBackoff({ baseMs: 1000, maxMs: 60_000, forgetAfterMs: 60_000 });
+    const deps = { fetchPage: fetch.fetchPage, extract: () => article('Stored title'), store, now: () => now, config: parseConfig({}), requeue, hosts };
     assert.equal((await scrape(pushBody(done), deps)).kind, 'done');
-    assert.equal((await scrape(pushBody(dead, { messageId: 'm-2' }), deps)).kind, 'retry');
-    const recorded = await recordDeadLetter(pushBody(dead, { attributes: { CloudPubSubDeadLetterSourceDeliveryCount: '5' } }), deps);
-    assert.equal(recorded.kind, 'failed');
+    for (let attempt = 1; attempt < 5; attempt++) assert.equal((await scrape(pushBody(dead, { messageId: 'm-2' }), deps)).kind, 'retry');
+    assert.equal((await scrape(pushBody(dead, { messageId: 'm-2' }), deps)).kind, 'failed');
+    const late = await recordDeadLetter(pushBody(dead, { attributes: { CloudPubSubDeadLetterSourceDeliveryCount: '5' } }), deps);
+    assert.equal(late.kind, 'skipped');
 
     const storedDone = await store.getArticle(done.urlKey);
     assert.equal(storedDone?.status, 'done');
@@ -76,9 +81,25 @@ describe('firestoreStore (embedded Firestore emulator)', () => {
     const storedDead = await store.getArticle(dead.urlKey);
     assert.equal(storedDead?.status, 'failed');
     assert.equal(storedDead?.attempts, 5);
+    assert.equal(storedDead?.fetches, 5);
     assert.equal(storedDead?.lastError?.code, 'dead-lettered');
     assert.equal(storedDead?.lastError?.cause?.code, 'http-500');
     assert.equal(storedDead?.lastError?.cause?.at.toISOString(), now.toISOString());
+  });
+
+  it('gives each fetch number of an article to exactly one of many concurrent claims, and says who holds it', async () => {
+    const key = urlMessage('https://example.com/leased').urlKey;
+    const until = new Date(now.getTime() + 60_000);
+    const claims = await Promise.all(Array.from({ length: 20 }, (_, index) => store.claimFetch(key, 1, { messageId: `m-${index}`, until })));
+    const winners = claims.flatMap((claim, index) => (claim.claimed ? [index] : []));
+    assert.equal(winners.length, 1, `${winners.length} claims of fetch 1 succeeded`);
+    for (const claim of claims) {
+      if (!claim.claimed) {
+        assert.equal(claim.holder.messageId, `m-${winners[0]}`);
+        assert.equal(claim.holder.until.toISOString(), until.toISOString());
+      }
+    }
+    assert.deepEqual(await store.claimFetch(key, 2, { messageId: 'm-x', until }), { claimed: true });
   });
 
   it('serves concurrent reads and writes of many articles in shared RPCs, each caller with its own result', async () => {

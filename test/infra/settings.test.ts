@@ -34,7 +34,14 @@ describe('infra: settings', () => {
     assert.deepEqual(s.apiInvokers, []);
     assert.equal(s.firestoreLocation, 'europe-west1');
     assert.equal(s.sourceDir, 'dist');
-    assert.deepEqual(s.functionEnv, { GOOGLE_CLOUD_PROJECT: 'portfolio-prod-1', ARTICLE_TOPIC: topology.topic, FRESHNESS_WINDOW_HOURS: '24', NODE_ENV: 'production' });
+    assert.deepEqual(s.functionEnv, {
+      GOOGLE_CLOUD_PROJECT: 'portfolio-prod-1',
+      ARTICLE_TOPIC: topology.topic,
+      DELAY_TOPIC: topology.delayTopic,
+      MAX_DELIVERY_ATTEMPTS: String(topology.maxDeliveryAttempts),
+      FRESHNESS_WINDOW_HOURS: '24',
+      NODE_ENV: 'production',
+    });
   });
 
   it('reads every key', () => {

@@ -56,6 +56,19 @@ describe('infra: the Pulumi program under mocks', () => {
     assert.deepEqual(invokersOf(run, scraper), [`serviceAccount:${pushAccount}`]);
   });
 
+  it('parks messages that must wait on the delay topic, pushed to the recorder with a backoff of its own', () => {
+    const subscription = byName(run, SUBSCRIPTION, topology.delaySubscription);
+    const recorder = fn(run, 'recordDeadLetter');
+    assert.equal(subscription.topic, `projects/${PROJECT}/topics/${topology.delayTopic}`);
+    assert.equal(subscription.pushConfig.pushEndpoint, recorder.serviceConfig.uri);
+    assert.equal(subscription.pushConfig.oidcToken.audience, recorder.serviceConfig.uri);
+    assert.deepEqual(subscription.retryPolicy, {
+      minimumBackoff: `${topology.delayBackoff.production.minimumBackoffSeconds}s`,
+      maximumBackoff: `${topology.delayBackoff.production.maximumBackoffSeconds}s`,
+    });
+    assert.equal(subscription.deadLetterPolicy.maxDeliveryAttempts, topology.delayMaxDeliveryAttempts);
+  });
+
   it('pushes dead letters to the recorder the same way, and keeps a readable copy', () => {
     const subscription = byName(run, SUBSCRIPTION, topology.deadLetterSubscription);
     const recorder = fn(run, 'recordDeadLetter');
@@ -130,9 +143,15 @@ describe('infra: the Pulumi program under mocks', () => {
 
   it('gives the API and the scraper (for feeds) publish on the topic, and every function Firestore use, and nothing more', () => {
     const member = (entryPoint: string) => `serviceAccount:${fn(run, entryPoint).serviceConfig.serviceAccountEmail}`;
+    // The recorder publishes a message whose wait is over to the topic again.
     assert.deepEqual(
-      membersWith(run, 'gcp:pubsub/topicIAMMember:TopicIAMMember', (p) => p.topic === topology.topic),
-      [member('api'), member('scrapeArticle')],
+      membersWith(run, 'gcp:pubsub/topicIAMMember:TopicIAMMember', (p) => p.topic === topology.topic).sort(),
+      [member('api'), member('scrapeArticle'), member('recordDeadLetter')].sort(),
+    );
+    // The scraper parks messages that must wait, the recorder re-queues dead letters of our own outage.
+    assert.deepEqual(
+      membersWith(run, 'gcp:pubsub/topicIAMMember:TopicIAMMember', (p) => p.topic === topology.delayTopic).sort(),
+      [member('scrapeArticle'), member('recordDeadLetter')].sort(),
     );
     const projectRoles = ofType(run, 'gcp:projects/iAMMember:IAMMember').map(props);
     for (const entryPoint of ['api', 'scrapeArticle', 'recordDeadLetter']) {

@@ -407,6 +407,19 @@ export function evaluate(input: {
     detail: `${offRule.length} off${sample(offRule)}`,
   });
 
+  // 8. No URL failed because of our own outage: every failed page was asked at least once, and one
+  // failed for its retries (dead-lettered) as often as a round allows (at most one fewer when a
+  // disturbance cut a fetch off before its request left).
+  const ownFault: string[] = [];
+  for (const article of articles) {
+    if (article.status !== 'failed') continue;
+    const page = site.page(article.canonicalUrl);
+    const requests = page ? site.requests(page.url) : 0;
+    const needed = article.code === 'dead-lettered' ? maxDeliveryAttempts - (input.disturbed ? 1 : 0) : 1;
+    if (requests < needed) ownFault.push(`${article.canonicalUrl}: failed ${article.code} after ${requests} requests to the page${deliveriesOf(article.canonicalUrl)}`);
+  }
+  checks.push({ id: 'own-fault', name: 'no URL failed without fetches of its own', ok: ownFault.length === 0, detail: `${ownFault.length} failed without${sample(ownFault)}` });
+
   const order: FaultCategory[] = ['healthy', 'transient', 'permanent', 'never'];
   return { checks, rows: order.map((category) => rows.get(category) ?? { category, pages: 0, done: 0, failed: {}, asPromised: 0, requests: 0 }) };
 }

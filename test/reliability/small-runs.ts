@@ -16,7 +16,7 @@ export const SMALL: Omit<ChaosOptions, 'urls'> = {
   // A hang costs 1.2 s here, not 2 s: a small run's wall time is mostly its hanging pages.
   fetchEnv: { FETCH_HEADERS_TIMEOUT_MS: '1200', FETCH_BODY_IDLE_TIMEOUT_MS: '1200' },
 };
-const CHECKS = ['terminal', 'lost', 'duplicates', 'as-promised', 'views', 'dead-letters', 'transient', 'requests'] as const;
+const CHECKS = ['terminal', 'lost', 'duplicates', 'as-promised', 'views', 'dead-letters', 'transient', 'requests', 'own-fault'] as const;
 
 /** One `it` per check of a report, each failing with the check's figures and first offenders. */
 export function itPassesEveryCheck(report: () => ChaosReport | undefined): void {

@@ -5,7 +5,8 @@ import { fetchPage as realFetchPage } from '../fetch';
 import { logRefusal, refusingCompressedBodies } from '../http/compressedBodies';
 import { sharedExtractPool } from '../isolation/extractPool';
 import type { LogEntry, Logger } from '../log';
-import { scrape, type ScrapeDeps, type ScrapeOutcome } from '../scrape';
+import { HostBackoff } from '../retry';
+import { scrape, type Requeue, type ScrapeDeps, type ScrapeOutcome } from '../scrape';
 import type { ArticleStore } from '../store';
 import type { PublishUrls } from '../api';
 import { feedExpandHandler } from '../feeds/functions';
@@ -35,6 +36,12 @@ function scrapeLog(outcome: ScrapeOutcome): { severity: LogEntry['severity']; me
       return { severity: 'WARNING', message: `Failed permanently: ${outcome.message}`, extra: { code: outcome.code, attempts: outcome.attempts } };
     case 'retry':
       return { severity: retrySeverity(outcome.code), message: `Will retry: ${outcome.message}`, extra: { code: outcome.code, attempts: outcome.attempts } };
+    case 'waiting':
+      return {
+        severity: 'INFO',
+        message: `Waiting for ${outcome.waitingFor} until ${outcome.until.toISOString()}`,
+        extra: { ...(outcome.code === null ? {} : { code: outcome.code }), attempts: outcome.attempts, waitingFor: outcome.waitingFor, nextAttemptAt: outcome.until.toISOString() },
+      };
     case 'skipped':
       return { severity: 'INFO', message: `Nothing to do (${outcome.reason})`, extra: { reason: outcome.reason } };
     case 'malformed':
@@ -48,6 +55,8 @@ export function createScrapeFunction(deps: {
   store: ArticleStore;
   now: () => Date;
   log: Logger;
+  /** Where a message that must wait is parked (retry/requeue.ts). */
+  requeue: Requeue;
   fetchPage?: ScrapeDeps['fetchPage'];
   extractArticle?: ScrapeDeps['extract'];
   /** For the articles a feed yields (the deployed entry makes its client on first use). */
@@ -61,6 +70,8 @@ export function createScrapeFunction(deps: {
     store: deps.store,
     now: deps.now,
     config: deps.config,
+    requeue: deps.requeue,
+    hosts: new HostBackoff({ baseMs: deps.config.retry.hostBackoffBaseMs, maxMs: deps.config.retry.retryAfterMaxMs, forgetAfterMs: deps.config.retry.retryAfterMaxMs * 2 }),
   };
   const expandFeed = feedExpandHandler({ ...deps, fetchPage: scrapeDeps.fetchPage, publishUrls: deps.publishUrls });
   return refusingCompressedBodies(async (req: Request, res: Response): Promise<void> => {
