@@ -120,8 +120,18 @@ describe('reliability: chaos checks catch what they claim to', () => {
         Object.assign(article, { status: 'failed', code: 'dead-lettered', attempts: 5, title: null });
         input.views.get('p1')!.articles.find((entry) => entry.url === transient.url)!.status = 'failed';
       }),
-      ['as-promised', 'dead-letters', 'transient'],
+      ['as-promised', 'dead-letters', 'transient', 'own-fault'],
     );
-    assert.deepEqual(failing((input) => void input.requests.set(never.url, 4)), ['requests']);
+    assert.deepEqual(failing((input) => void input.requests.set(never.url, 4)), ['requests', 'own-fault']);
+    // A healthy page failed without a request to it: our own outage failed it.
+    const healthy = site.pages.find((page) => page.category === 'healthy')!;
+    assert.deepEqual(
+      failing((input) => {
+        input.requests.set(healthy.url, 0);
+        Object.assign(input.articles.find((entry) => entry.canonicalUrl === healthy.url)!, { status: 'failed', code: 'dead-lettered', attempts: 5, title: null });
+        input.views.get('p1')!.articles.find((entry) => entry.url === healthy.url)!.status = 'failed';
+      }),
+      ['as-promised', 'dead-letters', 'requests', 'own-fault'],
+    );
   });
 });
