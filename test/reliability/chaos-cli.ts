@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import type { EmulatorChoice } from '../../emulator';
 import { formatReport, fullRun, runChaos, scraperPlacement, type Disturbance } from './chaos';
-import { scraperCrash, storageOutage } from './disturbances';
+import { scraperCrash, scraperFreeze, storageOutage } from './disturbances';
 
 const usage = `usage: npm run chaos -- [options]
   --urls N            distinct URLs (default ${fullRun.urls})
@@ -18,6 +18,10 @@ const usage = `usage: npm run chaos -- [options]
   --storage-outage S  make Firestore unavailable for S seconds once 30 % of the URLs are terminal
   --crash             SIGKILL the scraper once 30 % are terminal, restart it 1 s later (retry
                       backoff 1–4 s and transient pages failing once, so the downtime can't exhaust them)
+  --outage S          take the scraper down for S seconds once 30 % are terminal (SIGKILL, restarted after
+                      S s; --signal SIGSTOP freezes it instead and resumes it with SIGCONT), with the
+                      local retry backoff 1–10 s: deliveries spent on the outage are re-queued
+  --signal SIG        SIGKILL (default) or SIGSTOP, for --outage
   --timeout S         give up waiting after S seconds (default ${fullRun.settleTimeoutS})`;
 
 function whole(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
@@ -38,6 +42,8 @@ async function main(): Promise<number> {
       'scraper-processes': { type: 'string' },
       'storage-outage': { type: 'string' },
       crash: { type: 'boolean' },
+      outage: { type: 'string' },
+      signal: { type: 'string' },
       timeout: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -50,8 +56,17 @@ async function main(): Promise<number> {
   if (!['embedded', 'gcloud'].includes(emulators)) throw new Error(`--emulators: expected embedded or gcloud, got "${values.emulators}"`);
   const processes = whole('scraper-processes', values['scraper-processes'], fullRun.scraperProcesses, 0, 16);
   if (values.crash && processes === 0) throw new Error('--crash needs the scraper in its own process: leave out --scraper-processes 0.');
-  if (values.crash && values['storage-outage'] !== undefined) throw new Error('Choose one of --crash and --storage-outage.');
   let disturbance: Disturbance | undefined;
+  if ([values.crash, values['storage-outage'], values.outage].filter((value) => value !== undefined && value !== false).length > 1) {
+    throw new Error('Choose one of --crash, --storage-outage and --outage.');
+  }
+  if (values.outage !== undefined && processes === 0) throw new Error('--outage needs the scraper in its own process: leave out --scraper-processes 0.');
+  const signal = values.signal ?? 'SIGKILL';
+  if (!['SIGKILL', 'SIGSTOP'].includes(signal)) throw new Error(`--signal: expected SIGKILL or SIGSTOP, got "${signal}"`);
+  if (values.outage !== undefined) {
+    const seconds = whole('outage', values.outage, 0, 1, 3600);
+    disturbance = signal === 'SIGSTOP' ? scraperFreeze({ seconds, atTerminalFraction: 0.3 }) : scraperCrash({ downSeconds: seconds, atTerminalFraction: 0.3 });
+  }
   if (values.crash) disturbance = scraperCrash({ downSeconds: 1, atTerminalFraction: 0.3 });
   if (values['storage-outage'] !== undefined) disturbance = storageOutage({ seconds: whole('storage-outage', values['storage-outage'], 0, 1, 3600), atTerminalFraction: 0.3 });
   const report = await runChaos({
@@ -65,6 +80,8 @@ async function main(): Promise<number> {
     // As in crash.test.ts: pushes refused while the scraper is down cost attempts, so a slower backoff
     // and transient pages that fail once keep every page's promised outcome reachable.
     ...(values.crash ? { backoff: { minimumBackoffSeconds: 1, maximumBackoffSeconds: 4 }, maxTransientFailures: 1 } : {}),
+    // The local stack's own backoff: with it five deliveries last about 15 s, far less than the outage.
+    ...(values.outage !== undefined ? { backoff: { minimumBackoffSeconds: 1, maximumBackoffSeconds: 10 } } : {}),
     disturbance,
     progress: (line) => console.error(`chaos: ${line}`),
   });

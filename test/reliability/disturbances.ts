@@ -1,6 +1,7 @@
 /**
  * Things that go wrong under a running pipeline, played in the middle of a chaos run (chaos.ts):
- * the storage goes away for a few seconds; the scraper's process is killed and started again.
+ * the storage goes away for a few seconds; the scraper's process is killed and started again, or
+ * frozen and resumed.
  */
 import type { Disturbance } from './chaos';
 
@@ -58,6 +59,30 @@ export function scraperCrash(options: { downSeconds: number; atTerminalFraction:
         },
         window: { from, to },
       };
+    },
+  };
+}
+
+/**
+ * The scraper's processes frozen (SIGSTOP) for `seconds`, then resumed (SIGCONT): pushes in flight
+ * hang until their ack deadline and new ones are not answered, as a wedged instance behaves.
+ */
+export function scraperFreeze(options: { seconds: number; atTerminalFraction: number }): Disturbance {
+  return {
+    name: `scraper frozen (SIGSTOP) for ${options.seconds} s`,
+    atTerminalFraction: options.atTerminalFraction,
+    async run({ stack }) {
+      const pids = stack.scraper.pids();
+      if (pids.length === 0) throw new Error('The scraper runs inside the stack; start it with functionProcesses: "scraper".');
+      const from = Date.now();
+      await stack.scraper.kill('SIGSTOP');
+      try {
+        await sleep(options.seconds * 1000);
+      } finally {
+        await stack.scraper.kill('SIGCONT');
+      }
+      const to = Date.now();
+      return { figures: { 'processes frozen': String(pids.length), 'scraper frozen for': `${((to - from) / 1000).toFixed(1)} s` }, window: { from, to } };
     },
   };
 }
