@@ -166,7 +166,8 @@ describe('infra: the failed-articles metric matches the log lines the functions 
     const done = urlMessage('https://example.com/monitoring-done');
     const gone = urlMessage('https://example.com/monitoring-404');
     const flaky = urlMessage('https://example.com/monitoring-503');
-    const script = scriptedFetch(page(done.canonicalUrl), new FetchError('http-404', 'The site answered 404.', false), new FetchError('http-503', 'The site answered 503.', true));
+    const failing = Array.from({ length: 5 }, () => new FetchError('http-503', 'The site answered 503.', true));
+    const script = scriptedFetch(page(done.canonicalUrl), new FetchError('http-404', 'The site answered 404.', false), ...failing);
     const functions = createFunctions({
       config: parseConfig({ GOOGLE_CLOUD_PROJECT: 'monitoring-test', COLLECTION_PREFIX: `m${Date.now()}-` }),
       pubsub,
@@ -183,12 +184,15 @@ describe('infra: the failed-articles metric matches the log lines the functions 
     };
     assert.equal(await call(functions.scrapeArticle, pushBody(done)), 204);
     assert.equal(await call(functions.scrapeArticle, pushBody(gone)), 204);
-    assert.equal(await call(functions.scrapeArticle, pushBody(flaky)), 503);
+    // Four retries, then the fifth fetch fails the round (dead-lettered, with the 503 as its cause).
+    for (let attempt = 1; attempt < 5; attempt++) assert.equal(await call(functions.scrapeArticle, pushBody(flaky)), 503);
+    assert.equal(await call(functions.scrapeArticle, pushBody(flaky)), 204);
     const scraperLines = logs.entries.splice(0).map((line) => asLogged(line, functionNames.scraper));
+    // The dead letter that may still come finds the article failed already and changes nothing.
     assert.equal(await call(functions.recordDeadLetter, pushBody(flaky, { attributes: { CloudPubSubDeadLetterSourceDeliveryCount: '5' } })), 204);
     const recorderLines = logs.entries.splice(0).map((line) => asLogged(line, functionNames.recorder));
     const lines = [...scraperLines, ...recorderLines];
-    assert.equal(lines.length, 4);
+    assert.equal(lines.length, 8);
 
     const failedCodes = lines.filter((line) => matches(metrics.failed, line)).map((line) => (line.jsonPayload as LogEntry).code);
     assert.deepEqual(failedCodes, ['http-404', 'dead-lettered']);
