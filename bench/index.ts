@@ -19,7 +19,7 @@ import path from 'node:path';
 import type { BenchSection } from './types';
 
 /** The sections, in report order: bench/<name>.ts exporting `run(): Promise<BenchSection>`. */
-export const SECTIONS = ['extract', 'fetch', 'emulator', 'ingest', 'chaos', 'coldstart', 'web', 'hostile'] as const;
+export const SECTIONS = ['extract', 'fetch', 'emulator', 'ingest', 'chaos', 'coldstart', 'web', 'hostile', 'badhost'] as const;
 
 /** One section's result in this run. */
 export type SectionResult =

@@ -570,7 +570,11 @@ async function afterTransientFetch(
   const retryAfter = error instanceof FetchError ? cappedRetryAfter(error.retryAfterMs, retry.retryAfterMaxMs) : null;
   let wait: { until: Date; waitingFor: string } | null = null;
   if (failure.code === 'http-429') wait = { until: new Date(deps.hosts.rateLimited(host, retryAfter, now().getTime())), waitingFor: host };
-  else if (retryAfter !== null && failure.code === 'http-503') wait = { until: new Date(now().getTime() + retryAfter), waitingFor: 'page' };
+  else if (retryAfter !== null && failure.code === 'http-503') {
+    // The page's wait; from the third such answer in a row its host's, for every page of it.
+    const hostUntil = deps.hosts.unavailable(host, retryAfter, now().getTime());
+    wait = hostUntil === null ? { until: new Date(now().getTime() + retryAfter), waitingFor: 'page' } : { until: new Date(hostUntil), waitingFor: host };
+  }
 
   // The lease keeps other fetches of this article away, so the count read before the fetch holds.
   const counted = countFetch(current, delivery, fetchNumber, now(), sent);

@@ -89,7 +89,7 @@ export const topology: Topology = {
   delaySubscription: 'article-urls-delayed-requeuer',
   delayBackoff: {
     production: { minimumBackoffSeconds: 10, maximumBackoffSeconds: 60 },
-    local: { minimumBackoffSeconds: 1, maximumBackoffSeconds: 5 },
+    local: { minimumBackoffSeconds: 2, maximumBackoffSeconds: 15 },
   },
   delayMaxDeliveryAttempts: 100,
   requeue: {

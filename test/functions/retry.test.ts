@@ -30,6 +30,17 @@ describe('retry: waits the world asks for', () => {
     assert.equal(hosts.rateLimited('c.example', null, t0), t0 + 10_000);
   });
 
+  it('closes a host for the Retry-After from the third 503 with one in a row, not before', () => {
+    const hosts = new HostBackoff({ baseMs: 10_000, maxMs: 600_000, forgetAfterMs: 1_200_000 });
+    assert.equal(hosts.unavailable('d.example', 60_000, 0), null);
+    assert.equal(hosts.unavailable('d.example', 60_000, 10), null);
+    assert.equal(hosts.blockedUntil('d.example', 20), null, 'two pages answering 503 are their own business');
+    assert.equal(hosts.unavailable('d.example', 60_000, 20), 60_020);
+    assert.equal(hosts.blockedUntil('d.example', 30), 60_020);
+    hosts.succeeded('d.example');
+    assert.equal(hosts.unavailable('d.example', 60_000, 70_000), null, 'a success starts the count again');
+  });
+
   it('delays re-queues after our own outage by a doubling delay, capped', () => {
     assert.deepEqual([0, 1, 2, 3, 4, 5].map((n) => requeueDelayMs(n, 2_000, 30_000)), [2_000, 4_000, 8_000, 16_000, 30_000, 30_000]);
   });

@@ -1,6 +1,7 @@
 /**
  * Waiting the world asks for: a page's Retry-After (capped), and a per-host circuit breaker that
- * backs a host off exponentially while it keeps answering 429. State lives in this instance only:
+ * backs a host off exponentially while it keeps answering 429 (and closes it while its pages keep
+ * answering 503 with Retry-After). State lives in this instance only:
  * it is written on a 429 and read on every fetch, never stored per fetch.
  */
 
@@ -35,6 +36,7 @@ interface HostState {
  */
 export class HostBackoff {
   private readonly hosts = new Map<string, HostState>();
+  private readonly unavailableStrikes = new Map<string, { strikes: number; at: number }>();
 
   constructor(private readonly options: HostBackoffOptions) {}
 
@@ -51,9 +53,26 @@ export class HostBackoff {
     return blockedUntil;
   }
 
+  /**
+   * Records a 503 from `host` that named a wait. One such page is that page's business; from the
+   * `hostAfter`-th in a row the host itself is overloaded, and it is closed until the wait (capped)
+   * like after a 429. Returns that time, or null while the 503s are still few.
+   */
+  unavailable(host: string, retryAfterMs: number, now: number, hostAfter = 3): number | null {
+    const previous = this.unavailableStrikes.get(host);
+    const strikes = previous && now - previous.at <= this.options.forgetAfterMs ? previous.strikes + 1 : 1;
+    this.unavailableStrikes.set(host, { strikes, at: now });
+    if (strikes < hostAfter) return null;
+    const blockedUntil = Math.max(this.hosts.get(host)?.blockedUntil ?? 0, now + Math.min(this.options.maxMs, retryAfterMs));
+    const state = this.hosts.get(host);
+    this.hosts.set(host, { strikes: state?.strikes ?? 0, lastStrikeAt: state?.lastStrikeAt ?? now, blockedUntil });
+    return blockedUntil;
+  }
+
   /** A successful answer from `host`: it is healthy again. */
   succeeded(host: string): void {
     this.hosts.delete(host);
+    this.unavailableStrikes.delete(host);
   }
 
   /** Epoch ms until which `host` is closed, or null when it may be asked now. */
