@@ -628,9 +628,10 @@ export const deadLetterAttributes = {
  */
 export function deadLetterChange(current: ArticleRecord | null, delivery: Delivery, now: Date, why?: string): ArticleChange<DeadLetterOutcome> {
   if (current?.status === 'done') return { next: null, result: { kind: 'skipped', delivery, reason: 'kept-done' } };
-  // delivery.publishTime is the source message's (recordDeadLetter sets it): an article resolved since
-  // then ended that round, and one queued again since is in a newer round this dead letter must not end.
-  if (current && current.terminalAt !== null && delivery.publishTime !== null && current.terminalAt.getTime() >= delivery.publishTime.getTime()) {
+  // An article resolved since the source message was published ended that round, and one queued
+  // again since is in a newer round this dead letter must not end.
+  const sourcePublished = parseTime(delivery.attributes[deadLetterAttributes.sourcePublishTime]) ?? delivery.publishTime;
+  if (current && current.terminalAt !== null && sourcePublished !== null && current.terminalAt.getTime() >= sourcePublished.getTime()) {
     return { next: null, result: { kind: 'skipped', delivery, reason: current.status === 'failed' ? 'already-resolved' : 'newer-round' } };
   }
   const base = current ?? queuedArticle(delivery.message, now);

@@ -35,11 +35,11 @@ describe('delivery counts', () => {
 describe('deadLetterChange', () => {
   const queued = (changes: Partial<ArticleRecord> = {}): ArticleRecord => ({ ...queuedArticle(urlMessage(URL_A), T0), attempts: 2, ...changes });
 
-  it('records a clamped count, never 999,999,999', () => {
+  it('records the article\'s own fetch count, never a forged delivery count', () => {
     const change = deadLetterChange(queued(), deadLetter('999999999'), NOW);
     assert.equal(change.next?.status, 'failed');
-    assert.equal(change.next?.attempts, MAX_DELIVERY_COUNT);
-    assert.equal(deadLetterChange(queued(), deadLetter('garbage'), NOW).next?.attempts, 2, 'an unreadable count keeps the stored one');
+    assert.equal(change.next?.attempts, 2);
+    assert.equal(deadLetterChange(queued(), deadLetter('garbage'), NOW).next?.attempts, 2);
   });
 
   it('does not end a newer round: an article resolved after the message was published and queued again since', () => {

@@ -67,7 +67,11 @@ forEachLane('redrive dead letters end to end', (lane) => {
       assert.equal(view.articles[0].error.code, 'dead-lettered');
     }
     healthy = true;
-    const dry = await redrive(stack.clients.pubsub, { portfolioId: mine, topic: stack.names.topic, subscription: stack.names.deadLetterAuditSubscription, idleMs: 1500, dryRun: true });
+    // The scraper records the failure on the last fetch; Pub/Sub dead-letters the message after that
+    // nack (the official emulator about 3 s later), so wait until the audit subscription holds it.
+    const dryRun = () => redrive(stack.clients.pubsub, { portfolioId: mine, topic: stack.names.topic, subscription: stack.names.deadLetterAuditSubscription, idleMs: 1500, dryRun: true });
+    let dry = await dryRun();
+    for (const deadline = Date.now() + 30_000; dry.found === 0 && Date.now() < deadline; ) dry = await dryRun();
     assert.deepEqual([dry.found, dry.republished], [1, 0]);
     const result = await redrive(stack.clients.pubsub, { portfolioId: mine, topic: stack.names.topic, subscription: stack.names.deadLetterAuditSubscription, idleMs: 1500 });
     assert.equal(result.republished, 1, 'the dry run left it on the subscription');

@@ -15,6 +15,10 @@ import { deliveryFields } from './deliveryLog';
 
 /** HTTP status for a push delivery: 2xx acks, anything else asks Pub/Sub to redeliver with backoff. */
 export function scrapeStatus(outcome: ScrapeOutcome): number {
+  // A round that failed on its last allowed fetch is recorded, and still nacked: on the message's last
+  // delivery Pub/Sub then dead-letters it, so the dead-letter audit subscription keeps it for
+  // `npm run redrive`; an earlier redelivery finds the round resolved and is acked.
+  if (outcome.kind === 'failed' && outcome.code === 'dead-lettered') return 503;
   return outcome.kind === 'retry' ? outcome.httpStatus : 204;
 }
 
