@@ -7,7 +7,7 @@ import { Firestore } from '@google-cloud/firestore';
 import { PubSub } from '@google-cloud/pubsub';
 import { startFirestoreEmulator, type FirestoreEmulator } from './firestore';
 import { gcloudAvailability, startGcloudPubSub } from './gcloud';
-import { startPubSubEmulator } from './pubsub';
+import { startPubSubEmulator, type PushStats } from './pubsub';
 
 /** What the user asked for. */
 export type EmulatorChoice = 'auto' | 'gcloud' | 'embedded';
@@ -25,6 +25,8 @@ export interface RunningEmulators {
   kind: EmulatorKind;
   hosts: EmulatorHosts;
   firestore: FirestoreEmulator;
+  /** The embedded Pub/Sub's push counters and flow control per subscription; absent on the official emulator. */
+  pushStats?: () => PushStats[];
   /** Stops both; safe to call more than once. */
   stop(): Promise<void>;
 }
@@ -60,7 +62,8 @@ export async function startEmulators(
     started.push(pubsub);
     const firestore = await startFirestoreEmulator({ kind });
     started.push(firestore);
-    return { kind, hosts: { pubsub: pubsub.host, firestore: firestore.host }, firestore, stop: stopAll };
+    const pushStats = 'pushStats' in pubsub ? () => pubsub.pushStats() : undefined;
+    return { kind, hosts: { pubsub: pubsub.host, firestore: firestore.host }, firestore, ...(pushStats ? { pushStats } : {}), stop: stopAll };
   } catch (error) {
     await stopAll();
     throw error;

@@ -96,6 +96,24 @@ interface SubscriptionState {
   flow: PushFlow | null;
   /** Wakes the pump when a push backoff ends. */
   flowWake: NodeJS.Timeout | null;
+  /** Push counters since the subscription was created (see {@link Broker.pushStats}). */
+  pushCounts: { pushes: number; acks: number; nacks: number; backoffs: number };
+}
+
+/** Pushes of one push subscription so far, and its flow control now (for benchmarks and tests). */
+export interface PushStats {
+  subscription: string;
+  pushes: number;
+  acks: number;
+  nacks: number;
+  /** Push backoffs started (flow control on). */
+  backoffs: number;
+  /** The push window now; null when flow control is off. */
+  window: number | null;
+  /** Milliseconds of push backoff left now (0 when none). */
+  backoffRemainingMs: number;
+  /** Messages not acknowledged yet (ready, in flight, or waiting out a retry backoff). */
+  unacked: number;
 }
 
 export interface BrokerOptions {
@@ -287,12 +305,28 @@ export class Broker {
       pumpScheduled: false,
       flow: this.options.pushFlow ? new PushFlow(this.options.pushFlow) : null,
       flowWake: null,
+      pushCounts: { pushes: 0, acks: 0, nacks: 0, backoffs: 0 },
     });
     return resource;
   }
 
   getSubscription(name: string): Subscription {
     return this.state(name).resource;
+  }
+
+  /** Counters and flow-control state of every push subscription. */
+  pushStats(): PushStats[] {
+    const now = Date.now();
+    return [...this.subscriptions.values()]
+      .filter((sub) => sub.resource.pushConfig?.pushEndpoint)
+      .map((sub) => ({
+        subscription: sub.resource.name,
+        ...sub.pushCounts,
+        window: sub.flow ? sub.flow.state().window : null,
+        backoffRemainingMs: sub.flow ? sub.flow.backoffRemaining(now) : 0,
+        unacked: sub.unacked.size,
+      }))
+      .sort((a, b) => (a.subscription < b.subscription ? -1 : a.subscription > b.subscription ? 1 : 0));
   }
 
   listSubscriptions(project: string): Subscription[] {
@@ -756,10 +790,15 @@ export class Broker {
       sub.resource.deadLetterPolicy ? delivery.attempts : undefined,
     );
     sub.pushesInFlight += 1;
+    sub.pushCounts.pushes += 1;
     void this.pusher.send(endpoint, request, abort.signal).then((acked) => {
       sub.pushesInFlight -= 1;
       if (this.closed) return;
+      if (acked) sub.pushCounts.acks += 1;
+      else sub.pushCounts.nacks += 1;
+      const backoffBefore = sub.flow?.state().backoffUntil ?? 0;
       sub.flow?.record(acked, Date.now());
+      if ((sub.flow?.state().backoffUntil ?? 0) > backoffBefore) sub.pushCounts.backoffs += 1;
       // If the deadline already expired (or a seek reset the backlog), the lease is gone and this
       // answer no longer counts.
       const current = sub.generation === generation ? this.release(sub, ackId) : undefined;

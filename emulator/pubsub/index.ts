@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { Broker } from './broker';
+import { Broker, type PushStats } from './broker';
 import { defaultPushFlow, type PushFlowOptions } from './flow-control';
 import { loadPubSubProtos } from './protos';
 import { SchemaRegistry } from './schemas';
@@ -27,9 +27,13 @@ export interface PubSubEmulator {
   port: number;
   /** Forgets every topic, subscription and message (open streams end with NOT_FOUND). */
   reset(): void;
+  /** Pushes, acks and nacks of every push subscription so far, with its push window and backoff now. */
+  pushStats(): PushStats[];
   /** Cancels pending pushes and pulls, clears every timer and closes the server. */
   stop(): Promise<void>;
 }
+
+export type { PushStats };
 
 export const defaultPushConcurrency = 16;
 
@@ -82,6 +86,7 @@ export async function startPubSubEmulator(options: PubSubEmulatorOptions = {}): 
   return {
     host: `${address}:${port}`,
     port,
+    pushStats: () => broker.pushStats(),
     reset: () => {
       broker.reset();
       schemas.clear();

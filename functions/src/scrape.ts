@@ -296,11 +296,14 @@ export function recordRetry(
   };
 }
 
-/** Marks a queued article as waiting (nothing else changes); null when it is resolved meanwhile. */
-function markWaiting(current: ArticleRecord | null, delivery: Delivery, wait: { until: Date; waitingFor: string }, now: Date): ArticleChange<null> {
-  if (current !== null && (isTerminal(current) || resolvedSince(current, delivery))) return { next: null, result: null };
-  const base = current ?? queuedArticle(delivery.message, now);
-  return { next: { ...base, nextAttemptAt: wait.until, waitingFor: wait.waitingFor, updatedAt: now }, result: null };
+/**
+ * Notes on a queued article that it waits (nothing else changes), for the status view: one shared
+ * commit for many parked deliveries, no transaction (store.noteWait), since the parked message, not
+ * the note, carries the URL on. Nothing is noted on an article resolved as read.
+ */
+async function noteWaiting(store: ArticleStore, current: ArticleRecord | null, delivery: Delivery, wait: { until: Date; waitingFor: string }, now: Date): Promise<void> {
+  if (current !== null && (isTerminal(current) || resolvedSince(current, delivery))) return;
+  await store.noteWait(delivery.message.urlKey, { ...wait, at: now }, current === null ? queuedArticle(delivery.message, now) : null);
 }
 
 /** The message of an article whose fetches were used up: the last error is the cause. */
@@ -441,7 +444,7 @@ export async function scrape(body: unknown, deps: ScrapeDeps): Promise<ScrapeOut
     if (hostUntil !== null) {
       const wait = { until: new Date(hostUntil), waitingFor: host };
       await park(deps, delivery, wait);
-      await store.updateArticle(key, (latest) => markWaiting(latest, delivery, wait, now())).catch(() => undefined);
+      await noteWaiting(store, current, delivery, wait, now());
       return { kind: 'waiting', delivery, attempts: current?.attempts ?? 0, until: wait.until, waitingFor: host, code: null };
     }
 
@@ -687,7 +690,7 @@ export async function recordDeadLetter(body: unknown, deps: RecorderDeps): Promi
       const wait = { until, waitingFor: 'pipeline' };
       await park(deps, delivery, wait, { [messageAttributes.requeues]: String(requeues + 1) });
       // For the status view; the parked message carries the URL on even if this write fails.
-      await deps.store.updateArticle(source.message.urlKey, (latest) => markWaiting(latest, source, wait, deps.now())).catch(() => undefined);
+      await noteWaiting(deps.store, current, source, wait, deps.now());
       return { kind: 'requeued', delivery, to: 'delay', notBefore: until, requeues: requeues + 1 };
     }
     const why = ownFetchesUsedUp || settled ? undefined : `Gave up after ${requeues} re-queues: the pipeline could not fetch the page (${current?.attempts ?? 0} fetches made); submit it again.`;

@@ -120,6 +120,15 @@ export interface ArticleStore {
    * `change` must be pure: it may run more than once when the transaction is retried.
    */
   updateArticle<T>(urlKey: string, change: (current: ArticleRecord | null) => ArticleChange<T>): Promise<T>;
+  /**
+   * Records for the status view that a queued article waits (`nextAttemptAt`, `waitingFor`), without
+   * a transaction: concurrent notes share one commit. `absent` is the record to create when the
+   * article had no document when it was read (created only if it still has none). Best effort: a note
+   * that finds the document changed meanwhile (created by another delivery, or gone) is dropped, and a
+   * note landing on an article that became terminal meanwhile is never shown (the views show a wait
+   * only on a queued article). Resolves false when the note was dropped or storage failed.
+   */
+  noteWait(urlKey: string, wait: { until: Date; waitingFor: string; at: Date }, absent: ArticleRecord | null): Promise<boolean>;
   /** Reads one article; concurrent reads may share one getAll. */
   getArticle(urlKey: string): Promise<ArticleRecord | null>;
   /**
@@ -377,7 +386,33 @@ export function firestoreStore(firestore: Firestore, prefix = ''): ArticleStore 
     }
   }, articleBatching.writes);
 
+  // Wait notes of concurrent deliveries (a host's parked URLs) go out as one commit: an update of the
+  // three wait fields of an existing article, or the create of an absent one. A commit refused as a
+  // whole (one note's document changed meanwhile) is retried note by note.
+  type WaitNote = { urlKey: string; wait: { until: Date; waitingFor: string; at: Date }; absent: ArticleRecord | null };
+  const writeNotes = groupCalls<WaitNote, boolean>(async (notes) => {
+    const commit = async (entries: WaitNote[]): Promise<void> => {
+      const batch = firestore.batch();
+      for (const note of entries) {
+        if (note.absent !== null) batch.create(articleRef(note.urlKey), articleData({ ...note.absent, nextAttemptAt: note.wait.until, waitingFor: note.wait.waitingFor, updatedAt: note.wait.at }));
+        else batch.update(articleRef(note.urlKey), { nextAttemptAt: note.wait.until, waitingFor: note.wait.waitingFor, updatedAt: note.wait.at });
+      }
+      await batch.commit();
+    };
+    try {
+      await commit(notes);
+      return notes.map(() => true);
+    } catch (error) {
+      if (notes.length === 1 || isTransientStorageError(error)) return notes.map(() => false);
+      return Promise.all(notes.map((note) => commit([note]).then(() => true, () => false)));
+    }
+  }, articleBatching.writes);
+
   return {
+    noteWait(urlKey, wait, absent) {
+      return writeNotes({ urlKey, wait, absent }).catch(() => false);
+    },
+
     async updateArticle(urlKey, change) {
       const ref = articleRef(urlKey);
       return firestore.runTransaction(async (transaction) => {

@@ -33,6 +33,14 @@ export class MemoryStore implements ArticleStore {
     return result;
   }
 
+  async noteWait(urlKey: string, wait: { until: Date; waitingFor: string; at: Date }, absent: ArticleRecord | null): Promise<boolean> {
+    this.maybeFail();
+    const current = this.articles.get(urlKey);
+    if ((current === undefined) !== (absent !== null)) return false;
+    this.articles.set(urlKey, { ...structuredClone(current ?? absent!), nextAttemptAt: wait.until, waitingFor: wait.waitingFor, updatedAt: wait.at });
+    return true;
+  }
+
   async getArticle(urlKey: string): Promise<ArticleRecord | null> {
     this.maybeFail();
     return this.articles.get(urlKey) ?? null;

@@ -133,6 +133,55 @@ describe('firestoreStore (embedded Firestore emulator)', () => {
     }
   });
 
+  it('notes the waits of many parked articles in shared commits, no transaction, never changing a status', async () => {
+    const items = Array.from({ length: 40 }, (_, index) => urlMessage(`https://example.com/parked/${index}`));
+    const done = items[0]!;
+    const queued = items[1]!;
+    await store.putArticle(done.urlKey, { ...queuedArticle(done, now), status: 'done', title: 'Done' });
+    await store.putArticle(queued.urlKey, { ...queuedArticle(queued, now), attempts: 2 });
+    const until = new Date('2026-02-01T10:04:00Z');
+    let transactions = 0;
+    let batches = 0;
+    const [runTransaction, batch] = [firestore.runTransaction.bind(firestore), firestore.batch.bind(firestore)];
+    firestore.runTransaction = ((...args: Parameters<Firestore['runTransaction']>) => {
+      transactions += 1;
+      return runTransaction(...args);
+    }) as Firestore['runTransaction'];
+    firestore.batch = () => {
+      batches += 1;
+      return batch();
+    };
+    let noted: boolean[];
+    try {
+      const wait = { until, waitingFor: 'example.com', at: now };
+      // The first two exist (as the reads before parking saw them); the others have no document yet.
+      noted = await Promise.all(items.map((item, index) => store.noteWait(item.urlKey, wait, index < 2 ? null : queuedArticle(item, now))));
+    } finally {
+      firestore.runTransaction = runTransaction;
+      firestore.batch = batch;
+    }
+    assert.deepEqual(noted, items.map(() => true));
+    assert.equal(transactions, 0);
+    assert.ok(batches <= items.length / 4, `40 notes took ${batches} commits`);
+    const stored = await store.getArticles(items.map((item) => item.urlKey));
+    // A done article keeps its status and data (the views show a wait only on a queued article).
+    assert.equal(stored[0]?.status, 'done');
+    assert.equal(stored[0]?.title, 'Done');
+    assert.equal(stored[1]?.status, 'queued');
+    assert.equal(stored[1]?.attempts, 2);
+    for (const article of stored.slice(1)) {
+      assert.equal(article?.nextAttemptAt?.toISOString(), until.toISOString());
+      assert.equal(article?.waitingFor, 'example.com');
+    }
+    assert.equal(stored[5]?.status, 'queued');
+    assert.equal(stored[5]?.canonicalUrl, items[5]?.canonicalUrl);
+    // A note that finds the document changed since it was read (created meanwhile, or gone) is dropped.
+    const late = await store.noteWait(queued.urlKey, { until: new Date('2026-02-01T11:00:00Z'), waitingFor: 'page', at: now }, queuedArticle(queued, now));
+    assert.equal(late, false);
+    assert.equal((await store.getArticle(queued.urlKey))?.attempts, 2);
+    assert.equal(await store.noteWait('e'.repeat(64), { until, waitingFor: 'page', at: now }, null), false);
+  });
+
   it('fails only the write Firestore refuses when it shares a commit with others', async () => {
     const count = articleBatching.writes.maxInFlight + 5;
     const items = Array.from({ length: count }, (_, index) => urlMessage(`https://example.com/shared/${index}`));
