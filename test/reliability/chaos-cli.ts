@@ -8,6 +8,7 @@ import { formatReport, fullRun, runChaos, scraperPlacement, type Disturbance } f
 import { scraperCrash, scraperFreeze, storageOutage } from './disturbances';
 
 const usage = `usage: npm run chaos -- [options]
+Every run includes a rate-limiting host (2 % of the pages: 429 or 503 with Retry-After for its first 3 s).
   --urls N            distinct URLs (default ${fullRun.urls})
   --seed N            chooses every page's behaviour (default ${fullRun.seed})
   --portfolio-size N  URLs per POST /portfolios (default ${fullRun.portfolioSize})
@@ -21,6 +22,8 @@ const usage = `usage: npm run chaos -- [options]
   --outage S          take the scraper down for S seconds once 30 % are terminal (SIGKILL, restarted after
                       S s; --signal SIGSTOP freezes it instead and resumes it with SIGCONT), with the
                       local retry backoff 1–10 s: deliveries spent on the outage are re-queued
+                      (e.g. --urls 2000 --outage 60: no URL may fail without a fetch error of its own;
+                      BENCHMARKS.md, Chaos, has 20 s, 60 s and 5 min, killed and frozen)
   --signal SIG        SIGKILL (default) or SIGSTOP, for --outage
   --timeout S         give up waiting after S seconds (default ${fullRun.settleTimeoutS})`;
 

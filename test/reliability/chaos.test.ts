@@ -33,7 +33,7 @@ forEachLane('reliability: chaos run, small', (lane) => {
     assert.equal(report.accepted, urls + report.resubmitted);
     assert.deepEqual(
       report.rows.map((row) => [row.category, row.pages]),
-      [['healthy', 72], ['transient', 30], ['permanent', 12], ['never', 6]],
+      [['healthy', 66], ['transient', 30], ['permanent', 12], ['never', 6], ['rate-limited', 6]],
     );
   });
 
@@ -62,7 +62,7 @@ describe('reliability: chaos run with Firestore unavailable for 3 s in the middl
 
 describe('reliability: chaos checks catch what they claim to', () => {
   let site: FaultSite;
-  let perfect: { submissions: Submission[]; views: Map<string, PortfolioView | null>; articles: StoredArticle[]; requests: Map<string, number> };
+  let perfect: { submissions: Submission[]; views: Map<string, PortfolioView | null>; articles: StoredArticle[]; requests: Map<string, number>; early: Map<string, number> };
 
   before(async () => {
     site = await startFaultSite({ seed: 5, pages: 40, mix: { transient: 0.25, permanent: 0.25, never: 0.1 }, hosts: 2 });
@@ -86,13 +86,13 @@ describe('reliability: chaos checks catch what they claim to', () => {
     const views = new Map<string, PortfolioView | null>([
       ['p1', { portfolioId: 'p1', counts: { queued: 0, done: 27, failed: 13 }, articles: urls.map((url) => ({ url, status: statusOf.get(url) ?? 'queued', attempts: 1 })) }],
     ]);
-    perfect = { submissions, views, articles, requests };
+    perfect = { submissions, views, articles, requests, early: new Map() };
   });
 
   function failing(change: (input: typeof perfect) => void): string[] {
     const input = structuredClone(perfect);
     change(input);
-    const fake: FaultSite = { ...site, requests: (url) => input.requests.get(url) ?? 0 };
+    const fake: FaultSite = { ...site, requests: (url) => input.requests.get(url) ?? 0, earlyRequests: (url) => input.early.get(url) ?? 0 };
     const { checks } = evaluate({ site: fake, ...input, resubmitted: new Set(), maxDeliveryAttempts: 5, maxRedirects: 5, disturbed: false });
     return checks.filter((check) => !check.ok).map((check) => check.id);
   }
@@ -123,6 +123,8 @@ describe('reliability: chaos checks catch what they claim to', () => {
       ['as-promised', 'dead-letters', 'transient', 'own-fault'],
     );
     assert.deepEqual(failing((input) => void input.requests.set(never.url, 4)), ['requests', 'own-fault']);
+    // A page asked again before the Retry-After it was given.
+    assert.deepEqual(failing((input) => void input.early.set(transient.url, 1)), ['retry-after']);
     // A healthy page failed without a request to it: our own outage failed it.
     const healthy = site.pages.find((page) => page.category === 'healthy')!;
     assert.deepEqual(

@@ -6,6 +6,7 @@
  *
  * Used by `chaos.test.ts` (small, inside `npm test`) and `chaos-cli.ts` (`npm run chaos`, 10,000 URLs).
  * A {@link Disturbance} (a storage outage, a crashed scraper) can be played in the middle of a run.
+ * The site's rate-limiting host is part of every run (check `retry-after`).
  */
 import { loadavg } from 'node:os';
 import { startEmulators, type EmulatorChoice, type RunningEmulators } from '../../emulator';
@@ -420,7 +421,24 @@ export function evaluate(input: {
   }
   checks.push({ id: 'own-fault', name: 'no URL failed without fetches of its own', ok: ownFault.length === 0, detail: `${ownFault.length} failed without${sample(ownFault)}` });
 
-  const order: FaultCategory[] = ['healthy', 'transient', 'permanent', 'never'];
+  // 9. The rate-limiting host: no page asked again before the Retry-After it was given (the message
+  // waits parked, on any scraper instance), and each asked a bounded number of times. Whether a 429
+  // also closed the whole host is per scraper instance, so the site cannot tell it apart here; its own
+  // test (retries.test.ts) runs one instance.
+  const early: string[] = [];
+  for (const page of site.pages) {
+    const count = site.earlyRequests(page.url);
+    if (count > 0) early.push(`${page.kind} ${page.url}: ${count} requests before its Retry-After${deliveriesOf(page.url)}`);
+    if (page.category === 'rate-limited' && !resubmitted.has(page.url) && site.requests(page.url) > maxDeliveryAttempts) early.push(`${page.kind} ${page.url}: ${site.requests(page.url)} requests, more than ${maxDeliveryAttempts}`);
+  }
+  const limited = site.pages.filter((page) => page.category === 'rate-limited').length;
+  checks.push({
+    id: 'retry-after', name: 'Retry-After honoured: no page asked before its time, rate-limited pages asked boundedly',
+    ok: early.length === 0,
+    detail: `${limited} pages on the rate-limiting host, ${site.limiter.requests()} requests to it, ${site.limiter.limitedAnswers()} answered 429/503 with Retry-After within its ${(site.limiter.windowMs / 1000).toFixed(0)} s limit; ${early.length} off${sample(early)}`,
+  });
+
+  const order: FaultCategory[] = ['healthy', 'transient', 'permanent', 'never', 'rate-limited'];
   return { checks, rows: order.map((category) => rows.get(category) ?? { category, pages: 0, done: 0, failed: {}, asPromised: 0, requests: 0 }) };
 }
 

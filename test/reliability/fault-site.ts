@@ -10,6 +10,11 @@
  * Pages are served on `hosts` made-up host names under `.fault.test` (RFC 2606 reserves `.test`), all
  * answered by {@link FaultSite.resolver} with 127.0.0.1; pass that resolver to `fetchPage` so nothing
  * is ever looked up in real DNS. With `hosts: 0` the URLs use `127.0.0.1` itself.
+ *
+ * The `rate-limited` pages live on a host of their own (another port of 127.0.0.1, so the scraper's
+ * per-host breaker closes only it): for its first `limitWindowMs` every request is answered 429 (or
+ * 503) with a Retry-After naming the rest of that time, then its pages are articles. The site counts
+ * any request to a page that comes before the Retry-After it gave that page.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -38,16 +43,20 @@ export type FaultKind =
   // never succeeds, but every failure looks retryable: ends in the dead-letter topic
   | 'always-500'
   | 'always-reset'
-  | 'always-hang';
+  | 'always-hang'
+  // on the rate-limiting host: 429 (or 503) with Retry-After while the host limits, then an article
+  | 'limited-429'
+  | 'limited-503';
 
-/** The four groups the chaos run reports on. */
-export type FaultCategory = 'healthy' | 'transient' | 'permanent' | 'never';
+/** The groups the chaos run reports on. */
+export type FaultCategory = 'healthy' | 'transient' | 'permanent' | 'never' | 'rate-limited';
 
 export const kindsByCategory: Record<FaultCategory, readonly FaultKind[]> = {
   healthy: ['ok', 'ok', 'ok', 'slow', 'redirect-ok', 'charset-mislabelled', 'charset-unknown-label', 'charset-meta-only'],
   transient: ['flaky-500', 'flaky-503', 'flaky-reset', 'flaky-hang'],
   permanent: ['http-404', 'http-410', 'non-html', 'oversized', 'oversized-chunked', 'redirect-loop'],
   never: ['always-500', 'always-reset', 'always-hang'],
+  'rate-limited': ['limited-429', 'limited-429', 'limited-503'],
 };
 
 /** How the pipeline must end a URL. */
@@ -83,8 +92,13 @@ export interface FaultSiteOptions {
   seed: number;
   /** Pages on the site. */
   pages: number;
-  /** Fractions of pages per category; the rest are healthy. Default 0.2 / 0.05 / 0.02. */
-  mix?: { transient: number; permanent: number; never: number };
+  /** Fractions of pages per category; the rest are healthy. Default 0.2 / 0.05 / 0.02 / 0.02 (rateLimited 0 when a mix leaves it out). */
+  mix?: { transient: number; permanent: number; never: number; rateLimited?: number };
+  /**
+   * How long the rate-limiting host limits, from its first request: meanwhile every request to it is
+   * answered 429 (or 503) with a Retry-After naming the rest of that time. Default 3,000 ms.
+   */
+  limitWindowMs?: number;
   /**
    * Most failures of a transient page before it recovers; must stay below the subscription's max
    * delivery attempts (default 5) or a "transient" page would be dead-lettered. Default 3.
@@ -108,6 +122,10 @@ export interface FaultSite {
   requests(url: string): number;
   /** Requests received in total. */
   totalRequests(): number;
+  /** Requests to a page that arrived before the Retry-After the site had given that page ran out. */
+  earlyRequests(url: string): number;
+  /** The rate-limiting host (its own port, so its own host for the scraper's per-host breaker). */
+  limiter: { origin: string; requests(): number; limitedAnswers(): number; windowMs: number };
   /** Resolves the site's host names to 127.0.0.1 and refuses every other name (ENOTFOUND). */
   resolver(hostname: string): Promise<string[]>;
   /** Pages per category, for reports. */
@@ -234,12 +252,13 @@ function assignKinds(random: () => number, pageCount: number, mix: NonNullable<F
     transient: Math.round(pageCount * mix.transient),
     permanent: Math.round(pageCount * mix.permanent),
     never: Math.round(pageCount * mix.never),
+    'rate-limited': Math.round(pageCount * (mix.rateLimited ?? 0)),
     healthy: 0,
   };
-  sizes.healthy = pageCount - sizes.transient - sizes.permanent - sizes.never;
+  sizes.healthy = pageCount - sizes.transient - sizes.permanent - sizes.never - sizes['rate-limited'];
   if (sizes.healthy < 0) throw new RangeError('The fault mix adds up to more than every page.');
   const kinds: FaultKind[] = [];
-  for (const category of ['healthy', 'transient', 'permanent', 'never'] as const) {
+  for (const category of ['healthy', 'transient', 'permanent', 'never', 'rate-limited'] as const) {
     const choices = kindsByCategory[category];
     // Cycle through the kinds of a category before repeating one, so a small site still has each.
     for (let i = 0; i < sizes[category]; i++) kinds.push(choices[i % choices.length] as FaultKind);
@@ -253,14 +272,14 @@ function assignKinds(random: () => number, pageCount: number, mix: NonNullable<F
 }
 
 function categoryOf(kind: FaultKind): FaultCategory {
-  for (const category of ['healthy', 'transient', 'permanent', 'never'] as const) {
+  for (const category of ['healthy', 'transient', 'permanent', 'never', 'rate-limited'] as const) {
     if (kindsByCategory[category].includes(kind)) return category;
   }
   throw new Error(`unknown fault kind ${kind}`);
 }
 
 function expectedOutcome(kind: FaultKind, category: FaultCategory): ExpectedOutcome {
-  if (category === 'healthy' || category === 'transient') return { status: 'done' };
+  if (category === 'healthy' || category === 'transient' || category === 'rate-limited') return { status: 'done' };
   if (category === 'never') return { status: 'failed', code: 'dead-lettered' };
   return { status: 'failed', code: permanentCodes[kind] ?? 'unknown' };
 }
@@ -269,11 +288,16 @@ interface PageState {
   page: FaultPage;
   spec: ArticleSpec;
   requests: number;
+  /** Epoch ms before which the site told this page's client not to ask again (its last Retry-After). */
+  notBefore: number;
+  /** Requests that came before `notBefore`. */
+  early: number;
 }
 
 /** Starts the site on a free loopback port. */
 export async function startFaultSite(options: FaultSiteOptions): Promise<FaultSite> {
-  const mix = options.mix ?? { transient: 0.2, permanent: 0.05, never: 0.02 };
+  const mix = options.mix ?? { transient: 0.2, permanent: 0.05, never: 0.02, rateLimited: 0.02 };
+  const limitWindowMs = options.limitWindowMs ?? 3_000;
   const maxTransientFailures = options.maxTransientFailures ?? 3;
   const hostCount = options.hosts ?? 8;
   const slowMs = options.slowMs ?? 300;
@@ -284,6 +308,10 @@ export async function startFaultSite(options: FaultSiteOptions): Promise<FaultSi
   const sockets = new Set<Socket>();
   const byPath = new Map<string, PageState>();
   let total = 0;
+  // The rate-limiting host: limits from its first request for limitWindowMs.
+  let limitingSince: number | null = null;
+  let limiterRequests = 0;
+  let limitedAnswers = 0;
 
   const later = (ms: number, action: () => void): void => {
     const timer = setTimeout(() => {
@@ -381,36 +409,61 @@ export async function startFaultSite(options: FaultSiteOptions): Promise<FaultSi
         return fail(res, req, 'reset');
       case 'always-hang':
         return fail(res, req, 'hang');
+      case 'limited-429':
+      case 'limited-503': {
+        const now = Date.now();
+        limitingSince ??= now;
+        const left = limitingSince + limitWindowMs - now;
+        if (left <= 0) return sendArticle(state, res, 'ok');
+        const seconds = Math.max(1, Math.ceil(left / 1000));
+        state.notBefore = now + seconds * 1000;
+        limitedAnswers += 1;
+        return void res.writeHead(page.kind === 'limited-429' ? 429 : 503, { 'content-type': 'text/plain', 'retry-after': String(seconds) }).end('slow down');
+      }
     }
   }
 
-  const server: Server = createServer((req, res) => {
-    total += 1;
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
-    const hopMatch = /^(.*)\/(moved|loop)$/.exec(path);
-    const state = byPath.get(path) ?? (hopMatch ? byPath.get(hopMatch[1] ?? '') : undefined);
-    if (!state) return void res.writeHead(404, { 'content-type': 'text/html' }).end('<h1>No such page</h1>');
-    state.requests += 1;
-    respond(state, req, res, hopMatch && byPath.has(hopMatch[1] ?? '') ? (hopMatch[2] ?? null) : null);
-  });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-  // Many fetches at once during a chaos run; the default backlog (511) is fine, keep-alive short.
-  server.keepAliveTimeout = 2_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const port = (server.address() as AddressInfo).port;
+  // The site and the rate-limiting host: the same pages table, each page served only on its own one.
+  const serve = (limiter: boolean): Server => {
+    const server = createServer((req, res) => {
+      total += 1;
+      if (limiter) limiterRequests += 1;
+      const path = (req.url ?? '/').split('?')[0] ?? '/';
+      const hopMatch = /^(.*)\/(moved|loop)$/.exec(path);
+      const found = byPath.get(path) ?? (hopMatch ? byPath.get(hopMatch[1] ?? '') : undefined);
+      const state = found && (found.page.category === 'rate-limited') === limiter ? found : undefined;
+      if (!state) return void res.writeHead(404, { 'content-type': 'text/html' }).end('<h1>No such page</h1>');
+      state.requests += 1;
+      if (Date.now() < state.notBefore) state.early += 1;
+      respond(state, req, res, hopMatch && byPath.has(hopMatch[1] ?? '') ? (hopMatch[2] ?? null) : null);
+    });
+    server.on('connection', (socket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    });
+    // Many fetches at once during a chaos run; the default backlog (511) is fine, keep-alive short.
+    server.keepAliveTimeout = 2_000;
+    return server;
+  };
+  const listen = async (server: Server): Promise<number> => {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', resolve);
+    });
+    return (server.address() as AddressInfo).port;
+  };
+  const server = serve(false);
+  const limiterServer = serve(true);
+  const port = await listen(server);
+  const limiterPort = await listen(limiterServer);
+  const limiterOrigin = `http://127.0.0.1:${limiterPort}`;
 
   const random = seededRandom(options.seed);
   const kinds = assignKinds(random, options.pages, mix);
   const pages: FaultPage[] = kinds.map((kind, index) => {
     const host = hostCount === 0 ? '127.0.0.1' : `s${index % hostCount}.fault.test`;
-    const origin = `http://${host}:${port}`;
     const category = categoryOf(kind);
+    const origin = category === 'rate-limited' ? limiterOrigin : `http://${host}:${port}`;
     const year = 2020 + (index % 6);
     const path = `/${year}/${String((index % 12) + 1).padStart(2, '0')}/story-${index}`;
     const url = `${origin}${path}`;
@@ -424,7 +477,7 @@ export async function startFaultSite(options: FaultSiteOptions): Promise<FaultSi
       expected: expectedOutcome(kind, category),
       title: spec.title,
     };
-    byPath.set(path, { page, spec, requests: 0 });
+    byPath.set(path, { page, spec, requests: 0, notBefore: 0, early: 0 });
     return page;
   });
   const byUrl = new Map(pages.map((page) => [page.url, page]));
@@ -439,12 +492,17 @@ export async function startFaultSite(options: FaultSiteOptions): Promise<FaultSi
       return page ? (byPath.get(page.path)?.requests ?? 0) : 0;
     },
     totalRequests: () => total,
+    earlyRequests: (url) => {
+      const page = byUrl.get(url);
+      return page ? (byPath.get(page.path)?.early ?? 0) : 0;
+    },
+    limiter: { origin: limiterOrigin, requests: () => limiterRequests, limitedAnswers: () => limitedAnswers, windowMs: limitWindowMs },
     resolver: async (hostname) => {
       if (/^s\d+\.fault\.test\.?$/.test(hostname)) return ['127.0.0.1'];
       throw Object.assign(new Error(`${hostname} is not a fault-site name`), { code: 'ENOTFOUND' });
     },
     counts: () => {
-      const counts: Record<FaultCategory, number> = { healthy: 0, transient: 0, permanent: 0, never: 0 };
+      const counts: Record<FaultCategory, number> = { healthy: 0, transient: 0, permanent: 0, never: 0, 'rate-limited': 0 };
       for (const page of pages) counts[page.category] += 1;
       return counts;
     },
@@ -453,7 +511,7 @@ export async function startFaultSite(options: FaultSiteOptions): Promise<FaultSi
         for (const timer of timers) clearTimeout(timer);
         timers.clear();
         for (const socket of sockets) socket.destroy();
-        await new Promise<void>((resolve) => server.close(() => resolve()));
+        await Promise.all([server, limiterServer].map((each) => new Promise<void>((resolve) => each.close(() => resolve()))));
       })();
       return stopped;
     },
