@@ -94,6 +94,22 @@ describe('embedded Firestore emulator', () => {
     assert.equal((await collection.count().get()).data().count, 2);
   });
 
+  it('tells a listener the path of every document created or changed, and stops when told', async () => {
+    const paths: string[] = [];
+    const stop = emulator.onDocumentWrite?.((path) => paths.push(path));
+    assert.ok(stop, 'the embedded emulator reports writes');
+    await db.doc('watched/one').set({ n: 1 });
+    await db.doc('watched/one').update({ n: 2 });
+    await db.batch().create(db.doc('watched/two'), { n: 1 }).create(db.doc('watched/three'), { n: 1 }).commit();
+    await db.doc('watched/one').get();
+    stop();
+    await db.doc('watched/one').set({ n: 3 });
+    assert.deepEqual(
+      paths.map((path) => path.split('/documents/')[1]),
+      ['watched/one', 'watched/one', 'watched/two', 'watched/three'],
+    );
+  });
+
   it('reset() removes every document', async () => {
     await db.doc('articles/b').set({ title: 'Gone soon' });
     await emulator.reset('embedded-test');

@@ -72,7 +72,7 @@ describe('push flow control through the Node-native Pub/Sub emulator', () => {
     }
   }
 
-  async function subscriptionWith(pushFlow: boolean, messages: number): Promise<void> {
+  async function subscriptionWith(pushFlow: boolean, messages: number): Promise<PubSubEmulator> {
     const emulator = await startPubSubEmulator({ port: 0, pushFlow });
     emulators.push(emulator);
     const client = new PubSub({ projectId: 'flow-test', apiEndpoint: emulator.host, emulatorMode: true });
@@ -80,6 +80,7 @@ describe('push flow control through the Node-native Pub/Sub emulator', () => {
     const [topic] = await client.createTopic('flow');
     await topic.createSubscription('flow-push', { pushConfig: { pushEndpoint: url }, retryPolicy: { minimumBackoff: { seconds: 0 }, maximumBackoff: { seconds: 0 } } });
     await Promise.all(Array.from({ length: messages }, (_, index) => topic.publishMessage({ data: Buffer.from(`m${index}`) })));
+    return emulator;
   }
 
   it('pushes a new subscription through a small window that each ack widens', async function () {
@@ -97,7 +98,7 @@ describe('push flow control through the Node-native Pub/Sub emulator', () => {
 
   it('pauses the whole subscription (push backoff) when the endpoint answers with nacks', async function () {
     this.timeout(30_000);
-    await subscriptionWith(true, 20);
+    const emulator = await subscriptionWith(true, 20);
     await until(() => arrivals.length >= 3, '3 pushes');
     const nackedAt = Date.now();
     for (const res of held.splice(0)) res.writeHead(500).end();
@@ -105,6 +106,11 @@ describe('push flow control through the Node-native Pub/Sub emulator', () => {
     assert.ok((arrivals[3] ?? 0) - nackedAt >= defaultPushFlow.minBackoffMs, `next push ${(arrivals[3] ?? 0) - nackedAt} ms after the nacks`);
     await sleep(300);
     assert.equal(arrivals.length, 4, 'the window shrank to one push');
+    // What a benchmark reads of it: the pushes, their answers, the backoffs, the window now.
+    const [stats] = emulator.pushStats();
+    assert.equal(stats?.subscription, 'projects/flow-test/subscriptions/flow-push');
+    assert.deepEqual({ pushes: stats?.pushes, acks: stats?.acks, nacks: stats?.nacks, window: stats?.window, unacked: stats?.unacked }, { pushes: 4, acks: 0, nacks: 3, window: 1, unacked: 20 });
+    assert.ok((stats?.backoffs ?? 0) >= 1, `${stats?.backoffs} push backoffs`);
   });
 
   it('pushes up to pushConcurrency at once when the model is off', async function () {
