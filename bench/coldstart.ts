@@ -23,6 +23,7 @@ import { canonicalizeUrl } from '../functions/src/urls';
 import { startArticleSite } from '../test/helpers/articleSite';
 import { coldStart, emulatedFunctionEnv, type FirstRequest } from '../test/helpers/coldStart';
 import type { BenchSection } from './types';
+import { median } from './stats';
 
 const ROOT = path.resolve(__dirname, '..');
 const OUT = path.join(ROOT, '.build', 'coldstart');
@@ -31,12 +32,6 @@ const GOAL_MS = 300;
 
 function progress(message: string): void {
   process.stderr.write(`[bench/coldstart] ${message}\n`);
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 function pushEnvelope(data: unknown, attributes: Record<string, string> = {}): string {

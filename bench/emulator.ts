@@ -11,6 +11,7 @@ import { gcloudAvailability, startGcloudPubSub } from '../emulator/gcloud';
 import { startPubSubEmulator } from '../emulator/pubsub';
 import { startPushEndpoint } from '../test/helpers/push-endpoint';
 import type { BenchSection } from './types';
+import { median, percentile } from './stats';
 
 const SEQUENTIAL = 200;
 const BURST = 500;
@@ -32,13 +33,6 @@ interface Delivery {
   orderedPushedMs: number;
   /** Pushes that arrived before an earlier message of their key had been pushed. */
   orderedOutOfOrder: number;
-}
-
-const median = (values: number[]): number => percentile(values, 50);
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
 
 /** In a fresh process: the first start (which parses the .proto files) and a second one. */

@@ -18,6 +18,7 @@ import { createPage } from '../functions/src/extract/page';
 import { dayMonthOrder, openingTexts } from '../functions/src/extract/published';
 import { evalDir } from './extract-eval';
 import type { BenchSection } from './types';
+import { median } from './stats';
 
 interface Case {
   set: 1 | 2;
@@ -97,11 +98,6 @@ function loadCases(now: number): Case[] {
     }
   }
   return cases;
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s.length ? s[s.length >> 1]! : NaN;
 }
 
 export async function run(): Promise<BenchSection> {

@@ -19,6 +19,7 @@ import { run as runDates } from './extract-dates';
 import { EVAL_SETS, evalDir } from './extract-eval';
 import { PEERS } from './extract-peers';
 import type { BenchSection } from './types';
+import { median, percentile } from './stats';
 
 interface EvalPage {
   file: string;
@@ -29,15 +30,8 @@ const FALLBACK_URL = 'https://example.com/test/page.html';
 /** Timed runs of each page (the fastest counts). */
 const ROUNDS = 5;
 
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-}
-
 function summary(ms: number[]): { median: number; p95: number } {
-  const s = [...ms].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  const median = s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-  return { median, p95: percentile(s, 95) };
+  return { median: median(ms), p95: percentile(ms, 95) };
 }
 
 function timeSync(fn: () => unknown): number {

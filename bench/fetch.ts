@@ -9,6 +9,7 @@ import path from 'node:path';
 import { extractArticle } from '../functions/src/extract';
 import { closeSharedAgents, fetchPage, type FetchError, type FetchOptions } from '../functions/src/fetch';
 import type { BenchSection } from './types';
+import { percentile } from './stats';
 
 const ARTICLES = 300;
 const CONCURRENCY = 16;
@@ -40,10 +41,6 @@ function benchOptions(port: number): Partial<FetchOptions> {
     resolver: async () => ['127.0.0.1'],
     allowedPorts: [port],
   };
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
 
 interface Throughput {

@@ -16,16 +16,11 @@ import { parseWithinBudget } from '../functions/src/isolation/parseBudget';
 import { syntheticPage } from './extract';
 import { evalDir } from './extract-eval';
 import type { BenchSection } from './types';
+import { median } from './stats';
 
 const MB = 1024 * 1024;
 const OPTIONS = { xml: { xmlMode: false, decodeEntities: true } };
 const fmt = (n: number, digits = 1): string => n.toFixed(digits);
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
 
 function time(fn: () => unknown): number {
   const t0 = performance.now();

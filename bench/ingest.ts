@@ -31,6 +31,7 @@ import { canonicalizeUrl } from '../functions/src/urls';
 import { startArticleSite, type ArticleSite } from '../test/helpers/articleSite';
 import { startLocalStack, type FunctionService, type LocalStack, type LocalStackOptions } from '../emulator/stack';
 import type { BenchSection } from './types';
+import { percentile } from './stats';
 
 // The client libraries otherwise probe for a GCE metadata server (off loopback) on first use.
 process.env.METADATA_SERVER_DETECTION ??= 'none';
@@ -62,11 +63,6 @@ function urlKeyOf(url: string): string {
   const canonical = canonicalizeUrl(url);
   if (!canonical.ok) throw new Error(`${url}: ${canonical.message}`);
   return canonical.urlKey;
-}
-
-function percentile(samples: number[], p: number): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
 }
 
 async function post(baseUrl: string, urls: string[]): Promise<{ ms: number; status: number; body: { portfolioId?: string } }> {
