@@ -2,7 +2,8 @@
  * Web page and feed import benchmark, on the embedded local stack:
  *
  * 1. First paint of the portfolio page of 1,000 done articles in headless Chromium (navigation start
- *    to first-contentful-paint, and to DOMContentLoaded), median of several loads. Goal ≤ 1 s.
+ *    to first-contentful-paint, and to DOMContentLoaded), median of several loads. Goal ≤ 1 s. The
+ *    page is streamed, so its first and last byte are shown apart.
  * 2. Firestore reads while the page watches a 1,000-article portfolio to the end: articles turn done
  *    in batches while the page polls `?terminal=`; the reads are counted from the API's own log lines
  *    (one for the portfolio per request, plus one per article read), against what polling without
@@ -23,6 +24,7 @@ import type { LogEntry } from '../functions/src/log';
 import { publisher } from '../functions/src/publisher';
 import { firestoreStore, PORTFOLIO_URL_BYTES_LIMIT, queuedArticle, type ArticleRecord } from '../functions/src/store';
 import { canonicalizeUrl } from '../functions/src/urls';
+import { FIRST_CHUNK } from '../functions/src/portfolio/chunks';
 import { startLocalStack } from '../emulator/stack';
 import { launchBrowser } from '../test/web/browser';
 import type { BenchSection } from './types';
@@ -85,6 +87,7 @@ export async function run(): Promise<BenchSection> {
     const paints: number[] = [];
     const loaded: number[] = [];
     const firstBytes: number[] = [];
+    const lastBytes: number[] = [];
     let htmlBytes = 0;
     for (let run = 0; run < PAINT_RUNS; run += 1) {
       const page = await browser.newPage();
@@ -101,6 +104,7 @@ export async function run(): Promise<BenchSection> {
       )) as { fcp: number; dcl: number; ttfb: number; body: number };
       progress(`run ${run}: first byte ${timing.ttfb.toFixed(0)} ms, last byte ${timing.body.toFixed(0)} ms, FCP ${timing.fcp.toFixed(0)} ms`);
       firstBytes.push(timing.ttfb);
+      lastBytes.push(timing.body);
       paints.push(timing.fcp);
       loaded.push(timing.dcl);
       await page.close();
@@ -113,9 +117,11 @@ export async function run(): Promise<BenchSection> {
       await store.getArticles(items.map((item) => item.urlKey));
       reads.push(performance.now() - started);
     }
-    rows.push(`| first contentful paint, ${ARTICLES} done articles (median of ${PAINT_RUNS}) | ${median(paints).toFixed(0)} ms | ≤ 1,000 ms |`);
-    rows.push(`| first byte of the page (server: 1 + 1,000 reads, rendering) | ${median(firstBytes).toFixed(0)} ms | — |`);
-    rows.push(`| of which: getAll of the 1,000 articles from the embedded Firestore, alone | ${median(reads).toFixed(0)} ms | — |`);
+    const paint = median(paints);
+    rows.push(`| first contentful paint, ${ARTICLES} done articles (median of ${PAINT_RUNS}) | ${paint.toFixed(0)} ms (${paint <= 1000 ? 'met' : 'not met'}) | ≤ 1,000 ms |`);
+    rows.push(`| first byte of the page (streamed: portfolio + the first ${FIRST_CHUNK} articles read, head and first cards sent) | ${median(firstBytes).toFixed(0)} ms | — |`);
+    rows.push(`| last byte of the page (the other articles read in growing chunks, one read in flight, cards sent as each arrives) | ${median(lastBytes).toFixed(0)} ms | — |`);
+    rows.push(`| for comparison: one getAll of the 1,000 articles from the embedded Firestore, alone | ${median(reads).toFixed(0)} ms | — |`);
     rows.push(`| DOMContentLoaded, same page | ${median(loaded).toFixed(0)} ms | — |`);
     rows.push(`| HTML of that page | ${(htmlBytes / 1024).toFixed(0)} KiB | — |`);
 

@@ -20,8 +20,9 @@ import { asSeenDuringRound } from './portfolio/retry';
 import { portfolioRoutes, type LoadedPortfolio } from './portfolio/routes';
 import { parseTerminalBitmap } from './portfolio/terminal';
 import { createRouter, prefersHtml, type RouteHandler } from './routing';
-import type { PortfolioPageView } from './web/pages';
-import { webRoutes } from './web/routes';
+import type { ArticleView, FeedView } from './web/pages';
+import { webRoutes, type IndexedArticle } from './web/routes';
+import { chunkIndexes, readAhead } from './portfolio/chunks';
 import type { UrlMessage } from './scrape';
 import { ApiError, storageError } from './apiError';
 import { PORTFOLIO_URL_BYTES_LIMIT } from './store';
@@ -352,7 +353,7 @@ export function createApi(deps: ApiDeps): (req: Request, res: Response) => Promi
       if (portfolio === null) throw new ApiError(404, 'portfolio-not-found', `There is no portfolio ${portfolioId}.`);
       const indexes = options.read ? options.read(portfolio) : portfolio.urlKeys.map((_key, index) => index);
       const urlKeys = indexes.map((index) => portfolio.urlKeys[index] ?? '');
-      const stored = await store.getArticles(urlKeys);
+      const stored = urlKeys.length === 0 ? [] : await store.getArticles(urlKeys);
       return { portfolio, indexes, articles: options.raw ? stored : asSeenDuringRound(stored, urlKeys, portfolio.retryRound) };
     } catch (error) {
       throw error instanceof ApiError ? error : storageError(error);
@@ -405,9 +406,27 @@ export function createApi(deps: ApiDeps): (req: Request, res: Response) => Promi
     limits: deps.config.api,
     parseText: (req, text) => parseSubmission({ body: text, rawBody: req.rawBody, headers: { ...req.headers, 'content-type': 'text/plain' }, is: (type) => (type === 'text/plain' ? type : false) }, deps.config.api),
     createPortfolio,
-    loadView: async (portfolioId) => {
-      const { portfolio, articles } = await loadPortfolio(portfolioId);
-      return portfolioView(portfolio, articles) as unknown as PortfolioPageView;
+    openPortfolio: async (portfolioId) => {
+      const { portfolio } = await loadPortfolio(portfolioId, { read: () => [] });
+      const round = portfolio.retryRound;
+      const read = async (indexes: number[]): Promise<IndexedArticle[]> => {
+        const urlKeys = indexes.map((index) => portfolio.urlKeys[index] ?? '');
+        let stored: (ArticleRecord | null)[];
+        try {
+          stored = await store.getArticles(urlKeys);
+        } catch (error) {
+          throw storageError(error);
+        }
+        const articles = asSeenDuringRound(stored, urlKeys, round);
+        return indexes.map((index, position) => ({ index, ...(portfolioArticleView(portfolio.urls[index] ?? '', articles[position] ?? null) as unknown as ArticleView) }));
+      };
+      const chunks = readAhead(chunkIndexes(portfolio.urls.length), read);
+      const first = await chunks.next();
+      return {
+        head: { portfolioId: portfolio.portfolioId, name: portfolio.name, total: portfolio.urls.length, feeds: (portfolio.feeds ?? []).map(feedView) as unknown as FeedView[] },
+        first: first.done ? [] : first.value,
+        rest: { [Symbol.asyncIterator]: () => chunks },
+      };
     },
   });
 

@@ -3,6 +3,7 @@
  * itself is exercised in browser.test.ts.
  */
 import assert from 'node:assert/strict';
+import { FIRST_CHUNK } from '../../functions/src/portfolio/chunks';
 import { queuedArticle, type ArticleRecord } from '../../functions/src/store';
 import { serveApi, type ApiHarness } from '../functions/apiHarness';
 import { urlMessage } from '../functions/fakes';
@@ -104,18 +105,75 @@ describe('web pages (through functions-framework)', () => {
     assert.match(text, /The page was not found \(404\)/, 'the reason in words');
     assert.match(text, /<time datetime="2026-01-05T09:30:00Z" data-format="date">05\.01\.2026<\/time>/, 'the date in the reader’s language');
     assert.match(text, /5 min read/);
-    assert.match(text, /<img src="https:\/\/example\.com\/b\.png" alt="Banner image of &lt;script&gt;[^"]*" loading="lazy"/);
+    assert.match(text, /<img src="https:\/\/example\.com\/b\.png" alt="Banner image of &lt;script&gt;[^"]*" width="640" height="360" loading="lazy"/);
     assert.doesNotMatch(text, /javascript:/, 'a javascript: banner is never an image source');
     assert.equal((text.match(/class="placeholder" role="img" aria-label="No banner image"/g) ?? []).length, 2);
     assert.match(text, /Pending<\/span> Being read \(attempt 2\)/);
-    assert.match(text, /data-count="done">1<.*data-count="queued">1<.*data-count="failed">1</s);
-    assert.match(text, /<progress id="progress" max="3" value="2"/);
+    // The counts are written after the last card (the page is streamed); the script copies them to the top.
+    assert.match(text, /<p class="tally" id="tally">1 done · 1 pending · 1 failed, of 3\.<\/p>/);
+    assert.match(text, /<progress id="progress" max="3"/);
+    assert.match(text, /data-total="3"/);
     assert.match(text, /<form method="post" action="\/portfolios\/p1\/retry" class="retry">/);
     assert.match(text, /href="\/portfolios\/p1\.csv" download/);
     const json = await fetch(`${harness.base}/portfolios/p1`);
     assert.match(json.headers.get('content-type') ?? '', /^application\/json/);
     const curl = await fetch(`${harness.base}/portfolios/p1`, { headers: { accept: '*/*' } });
     assert.match(curl.headers.get('content-type') ?? '', /^application\/json/);
+  });
+
+  it('streams a large portfolio: the head and the first cards before the other reads, every card once and in order', async () => {
+    const count = FIRST_CHUNK * 5 + 7;
+    seed(Array.from({ length: count }, (_v, n) => ({ status: n % 10 === 3 ? ('failed' as const) : ('done' as const), title: `Article ${n}`, attempts: 1, ...(n % 10 === 3 ? { lastError: { code: 'http-404', message: 'gone', at } } : {}) })));
+    const reads: number[] = [];
+    const getArticles = harness.store.getArticles.bind(harness.store);
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    harness.store.getArticles = async (urlKeys) => {
+      reads.push(urlKeys.length);
+      // The second chunk waits until the test has seen the first part of the page arrive.
+      if (reads.length === 2) await held;
+      return getArticles(urlKeys);
+    };
+    const response = await page('/portfolios/p1');
+    assert.equal(response.status, 200);
+    const reader = response.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    while (!text.includes(`data-index="${FIRST_CHUNK - 1}"`)) text += decoder.decode((await reader.read()).value, { stream: true });
+    assert.match(text, /<h1>Ada &lt;b&gt;Lovelace&lt;\/b&gt;<\/h1>/, 'the head came with the first cards');
+    assert.doesNotMatch(text, new RegExp(`data-index="${FIRST_CHUNK}"`), 'nothing of the second chunk yet');
+    release();
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) text += decoder.decode(chunk.value, { stream: true });
+    const indexes = [...text.matchAll(/<li class="card \w+" data-index="(\d+)"/g)].map((match) => Number(match[1]));
+    assert.deepEqual(indexes, Array.from({ length: count }, (_v, n) => n));
+    assert.equal(reads.reduce((sum, n) => sum + n, 0), count, 'each article read once');
+    assert.ok(reads.length > 2, 'in several chunks');
+    const failed = Array.from({ length: count }, (_v, n) => n).filter((n) => n % 10 === 3).length;
+    assert.match(text, new RegExp(`<p class="tally" id="tally">${count - failed} done · 0 pending · ${failed} failed, of ${count}\\.</p>`));
+  });
+
+  it('ends a streamed page with what could not be read when a later read fails, counting those as pending', async () => {
+    const count = FIRST_CHUNK * 2;
+    seed(Array.from({ length: count }, (_v, n) => ({ status: 'done' as const, title: `Article ${n}`, attempts: 1 })));
+    const getArticles = harness.store.getArticles.bind(harness.store);
+    let calls = 0;
+    harness.store.getArticles = async (urlKeys) => {
+      calls += 1;
+      if (calls === 2) throw Object.assign(new Error('14 UNAVAILABLE: no connection'), { code: 14 });
+      return getArticles(urlKeys);
+    };
+    const response = await page('/portfolios/p1');
+    assert.equal(response.status, 200);
+    const text = await response.text();
+    assert.equal((text.match(/<li class="card /g) ?? []).length, FIRST_CHUNK);
+    assert.match(text, /<p class="notice" role="alert" id="read-problem">Some articles could not be read just now \(The database is unavailable/);
+    assert.match(text, new RegExp(`${FIRST_CHUNK} done · ${count - FIRST_CHUNK} pending · 0 failed, of ${count}\\.`));
+    assert.match(text, /<\/html>\n$/, 'the page is complete');
+    // The first read failing is still an error page, before anything was sent.
+    calls = 1;
+    const failing = await page('/portfolios/p1');
+    assert.equal(failing.status, 503);
+    assert.match(await failing.text(), /The database is unavailable/);
   });
 
   it('lists the feeds with what they yielded or why they failed', async () => {

@@ -21,6 +21,7 @@ export const portfolioScript = String.raw`(function () {
   var cards = document.getElementById('cards');
   var live = document.getElementById('live');
   var progress = document.getElementById('progress');
+  var tally = document.getElementById('tally');
   var retryForm = document.querySelector('form.retry');
   var MIN_DELAY = 1000;
   var MAX_DELAY = 15000;
@@ -31,6 +32,7 @@ export const portfolioScript = String.raw`(function () {
   var statuses = [];
   var total = 0;
   var feedsPending = document.querySelectorAll('#feeds .badge.pending').length > 0;
+  var feedsFailed = document.querySelectorAll('#feeds .badge.failed').length > 0;
   var dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium' });
   var timeFormat = new Intl.DateTimeFormat(undefined, { timeStyle: 'short' });
 
@@ -138,6 +140,8 @@ export const portfolioScript = String.raw`(function () {
     if (image) {
       var img = document.createElement('img');
       img.setAttribute('alt', 'Banner image of ' + title);
+      img.setAttribute('width', '640');
+      img.setAttribute('height', '360');
       img.setAttribute('loading', 'lazy');
       img.setAttribute('decoding', 'async');
       img.setAttribute('referrerpolicy', 'no-referrer');
@@ -205,6 +209,7 @@ export const portfolioScript = String.raw`(function () {
   function renderFeeds(feeds) {
     if (!Array.isArray(feeds)) return;
     feedsPending = feeds.some(function (feed) { return feed.status === 'queued'; });
+    feedsFailed = feeds.some(function (feed) { return feed.status === 'failed'; });
     var list = document.getElementById('feeds');
     if (!list) {
       if (feeds.length === 0) return;
@@ -236,7 +241,8 @@ export const portfolioScript = String.raw`(function () {
       progress.value = c.done + c.failed;
       progress.textContent = c.done + c.failed + ' of ' + total;
     }
-    if (retryForm) retryForm.hidden = c.failed === 0;
+    if (tally) tally.textContent = c.done + ' done · ' + c.queued + ' pending · ' + c.failed + ' failed, of ' + total + '.';
+    if (retryForm) retryForm.hidden = c.failed === 0 && !feedsFailed;
     return c;
   }
 
@@ -322,7 +328,12 @@ export const portfolioScript = String.raw`(function () {
         .then(function (answer) {
           // The failed articles are pending again: read them on the next poll.
           for (var i = 0; i < total; i++) if (statuses[i] === 'failed') statuses[i] = 'queued';
-          live.textContent = answer.queued + ' failed article' + (answer.queued === 1 ? '' : 's') + ' queued again.';
+          var feeds = answer.feedsQueued || 0;
+          if (feeds > 0) {
+            feedsPending = true;
+            feedsFailed = false;
+          }
+          live.textContent = answer.queued + ' failed article' + (answer.queued === 1 ? '' : 's') + (feeds > 0 ? ' and ' + feeds + ' failed feed' + (feeds === 1 ? '' : 's') : '') + ' queued again.';
           renderSummary();
           delay = MIN_DELAY;
           schedule();
@@ -336,11 +347,13 @@ export const portfolioScript = String.raw`(function () {
     });
   }
 
+  // The server streamed the cards it could read; any it could not are pending, read on the first poll.
   var initial = cards.querySelectorAll('li.card');
   for (var i = 0; i < initial.length; i++) {
     statuses[Number(initial[i].getAttribute('data-index'))] = initial[i].getAttribute('data-status');
   }
-  total = initial.length;
+  total = Number(body.getAttribute('data-total')) || initial.length;
+  renderSummary();
   localise(document);
   watchImages(document);
   schedule();

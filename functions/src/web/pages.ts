@@ -65,8 +65,9 @@ export function dateFormat(languages: string[]): DateFormat {
   };
 }
 
-function layout(title: string, main: Html, options: { bodyData?: Html } = {}): Html {
-  return html`<!doctype html>
+/** The page around its main content, as the markup before and after it (a streamed page sends them apart). */
+function layoutAround(title: string, options: { bodyData?: Html } = {}): { start: Html; end: Html } {
+  const start = html`<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -80,11 +81,17 @@ function layout(title: string, main: Html, options: { bodyData?: Html } = {}): H
 <a class="skip" href="#main">Skip to content</a>
 <header class="site"><a href="/" class="brand">Portfolio scraper</a></header>
 <main id="main">
-${main}
+`;
+  return { start, end: html`
 </main>
 </body>
 </html>
-`;
+` };
+}
+
+function layout(title: string, main: Html, options: { bodyData?: Html } = {}): Html {
+  const { start, end } = layoutAround(title, options);
+  return html`${start}${main}${end}`;
 }
 
 /** What the form shows after a refused submission. */
@@ -171,7 +178,7 @@ export function articleCard(article: ArticleView, index: number, formatDate: Dat
   if (article.readingTimeMinutes !== null) meta.push(html`<span class="reading">${article.readingTimeMinutes} min read</span>`);
   return html`<li class="card ${article.status}" data-index="${index}" data-status="${article.status}">
 <div class="banner">${banner
-    ? html`<img src="${banner}" alt="Banner image of ${title}" loading="lazy" decoding="async" referrerpolicy="no-referrer">`
+    ? html`<img src="${banner}" alt="Banner image of ${title}" width="640" height="360" loading="lazy" decoding="async" referrerpolicy="no-referrer">`
     : html`<div class="placeholder" role="img" aria-label="No banner image"></div>`}</div>
 <div class="body">
 <h2 class="title">${href ? html`<a href="${href}" rel="noopener noreferrer nofollow">${title}</a>` : title}</h2>
@@ -188,35 +195,55 @@ function feedLine(feed: FeedView): Html {
   return html`<li><code>${feed.url}</code>: <span class="badge pending">Pending</span> being read.</li>`;
 }
 
-/** The summary block: counts, progress bar, actions. The script updates the same elements. */
-function summary(view: PortfolioPageView): Html {
-  const total = view.counts.queued + view.counts.done + view.counts.failed;
-  const finished = view.counts.done + view.counts.failed;
+/** What the portfolio page knows before its articles are read: the portfolio document. */
+export interface PortfolioPageHead {
+  portfolioId: string;
+  name: string | null;
+  /** Articles in the portfolio. */
+  total: number;
+  feeds: FeedView[];
+}
+
+/**
+ * The summary block: counts, progress bar, actions. It is sent before the articles are read, so the
+ * counts are filled by the script from the cards (and written in words after the last card for a
+ * browser without script); Retry failed shows while a card or a feed failed (CSS `:has`, so it needs
+ * no script either).
+ */
+function summary(head: PortfolioPageHead): Html {
   return html`<section class="summary" aria-labelledby="progress-label">
-<p id="progress-label" class="counts" aria-live="polite"><span data-count="done">${view.counts.done}</span> done · <span data-count="queued">${view.counts.queued}</span> pending · <span data-count="failed">${view.counts.failed}</span> failed</p>
-<progress id="progress" max="${Math.max(total, 1)}" value="${finished}" aria-labelledby="progress-label">${finished} of ${total}</progress>
+<p id="progress-label" class="counts" aria-live="polite"><span data-count="done">…</span> done · <span data-count="queued">…</span> pending · <span data-count="failed">…</span> failed</p>
+<progress id="progress" max="${Math.max(head.total, 1)}" aria-labelledby="progress-label">${head.total} articles</progress>
 <div class="actions">
-<form method="post" action="/portfolios/${view.portfolioId}/retry" class="retry"${view.counts.failed === 0 ? html` hidden` : ''}><button type="submit">Retry failed</button></form>
-<a href="/portfolios/${view.portfolioId}.csv" download>Download CSV</a>
-<a href="/portfolios/${view.portfolioId}.json" download>Download JSON</a>
+<form method="post" action="/portfolios/${head.portfolioId}/retry" class="retry"><button type="submit">Retry failed</button></form>
+<a href="/portfolios/${head.portfolioId}.csv" download>Download CSV</a>
+<a href="/portfolios/${head.portfolioId}.json" download>Download JSON</a>
 </div>
 <p class="live" role="status" id="live"></p>
 </section>`;
 }
 
-/** `GET /portfolios/{id}` for a browser. */
-export function portfolioPage(view: PortfolioPageView, formatDate: DateFormat, notice?: string): Html {
-  const heading = view.name ?? 'Portfolio';
-  const feeds = view.feeds ?? [];
-  return layout(
-    heading,
-    html`<h1>${heading}</h1>
+/** The cards of some articles, each with its index in the portfolio. */
+export function articleCards(articles: (ArticleView & { index: number })[], formatDate: DateFormat): Html {
+  return html`${articles.map((article) => articleCard(article, article.index, formatDate))}`;
+}
+
+/**
+ * `GET /portfolios/{id}` for a browser, in two parts around its cards: `start` (up to the open card
+ * list) is sent as soon as the portfolio document is read; the cards follow as their reads arrive;
+ * `end(counts)` closes the list with the counts in words.
+ */
+export function portfolioPageParts(head: PortfolioPageHead, notice?: string): { start: Html; end: (counts: { queued: number; done: number; failed: number }, problem?: string) => Html } {
+  const heading = head.name ?? 'Portfolio';
+  const around = layoutAround(heading, { bodyData: html` data-portfolio="${head.portfolioId}" data-page="portfolio" data-total="${head.total}"` });
+  const start = html`${around.start}<h1>${heading}</h1>
 ${notice ? html`<p class="notice" role="status">${notice}</p>` : ''}
-${summary(view)}
-${feeds.length > 0 ? html`<section class="feeds"><h2>Feeds</h2><ul id="feeds">${feeds.map(feedLine)}</ul></section>` : ''}
+${summary(head)}
+${head.feeds.length > 0 ? html`<section class="feeds"><h2>Feeds</h2><ul id="feeds">${head.feeds.map(feedLine)}</ul></section>` : ''}
 <ol class="cards" id="cards">
-${view.articles.map((article, index) => articleCard(article, index, formatDate))}
-</ol>`,
-    { bodyData: html` data-portfolio="${view.portfolioId}" data-page="portfolio"` },
-  );
+`;
+  const end = (counts: { queued: number; done: number; failed: number }, problem?: string): Html => html`</ol>
+${problem ? html`<p class="notice" role="alert" id="read-problem">${problem}</p>` : ''}
+<p class="tally" id="tally">${counts.done} done · ${counts.queued} pending · ${counts.failed} failed, of ${head.total}.</p>${around.end}`;
+  return { start, end };
 }

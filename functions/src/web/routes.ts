@@ -10,7 +10,7 @@ import type { RouteHandler } from '../routing';
 import { assetNamed } from './assets';
 import { setPageHeaders } from './headers';
 import type { Html } from './html';
-import { createdPage, dateFormat, errorPage, homePage, portfolioPage, type FormState, type PortfolioPageView } from './pages';
+import { articleCards, createdPage, dateFormat, errorPage, homePage, portfolioPageParts, type ArticleView, type FormState, type PortfolioPageHead } from './pages';
 
 /** The form's submission, as api.ts's `Submission`. */
 export interface FormSubmission {
@@ -25,8 +25,36 @@ export interface WebDeps {
   /** Reads a text/plain body (one URL per line) with the limits of POST /portfolios; throws ApiError. */
   parseText: (req: Request, text: string) => { urls: string[] };
   createPortfolio: (submission: FormSubmission, req: Request) => Promise<{ portfolioId: string; accepted: number; rejected: { url: string; message: string }[] }>;
-  /** The status view of a portfolio; throws ApiError 404 / 503. */
-  loadView: (portfolioId: string) => Promise<PortfolioPageView>;
+  /**
+   * Opens a portfolio for its page: the portfolio document and its first chunk of articles (throws
+   * ApiError 404 / 503, before anything is sent), then the other chunks in order as they are read.
+   */
+  openPortfolio: (portfolioId: string) => Promise<OpenedPortfolio>;
+}
+
+/** An article of the page with its index in the portfolio. */
+export type IndexedArticle = ArticleView & { index: number };
+
+/** A portfolio being read for its page. */
+export interface OpenedPortfolio {
+  head: PortfolioPageHead;
+  first: IndexedArticle[];
+  /** The other chunks, in index order; rejects with the storage error if a read fails. */
+  rest: AsyncIterable<IndexedArticle[]>;
+}
+
+/** Writes `text`, waiting while the socket's buffer is full (a slow reader holds the reads, not memory). */
+async function write(res: Response, text: string): Promise<void> {
+  if (res.write(text) || res.destroyed) return;
+  await new Promise<void>((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }
 
 function sendPage(res: Response, status: number, page: Html): void {
@@ -72,18 +100,44 @@ export function webRoutes(deps: WebDeps): { home: RouteHandler; submitForm: Rout
     }
   };
 
+  // Streamed: the head, the summary and the first cards go out at once; the other cards follow as
+  // their reads arrive, so the first paint does not wait for every article of a large portfolio.
   const portfolio: RouteHandler = async (req, res) => {
     const portfolioId = String(req.params.portfolioId);
+    let opened: OpenedPortfolio;
     try {
-      const view = await deps.loadView(portfolioId);
-      sendPage(res, 200, portfolioPage(view, dateFormat(req.acceptsLanguages())));
+      opened = await deps.openPortfolio(portfolioId);
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
       for (const [name, value] of Object.entries(error.headers)) res.set(name, value);
       sendPage(res, error.status, errorPage(error.status, error.message));
       return { page: 'portfolio', portfolioId, code: error.code };
     }
-    return { page: 'portfolio', portfolioId };
+    const formatDate = dateFormat(req.acceptsLanguages());
+    const parts = portfolioPageParts(opened.head);
+    const counts = { queued: 0, done: 0, failed: 0 };
+    const cardsOf = (articles: IndexedArticle[]): string => {
+      for (const article of articles) counts[article.status] += 1;
+      return articleCards(articles, formatDate).markup;
+    };
+    setPageHeaders(res);
+    res.status(200).type('text/html; charset=utf-8');
+    await write(res, parts.start.markup + cardsOf(opened.first));
+    let problem: string | undefined;
+    let code: string | undefined;
+    try {
+      for await (const chunk of opened.rest) {
+        if (res.destroyed) break;
+        await write(res, cardsOf(chunk));
+      }
+    } catch (error) {
+      // The page is already on its way (200): it says what is missing; the script reads it on its first poll.
+      code = error instanceof ApiError ? error.code : 'internal-error';
+      problem = `Some articles could not be read just now (${error instanceof ApiError ? error.message : 'an error on our side'}); the page will try again.`;
+    }
+    const read = counts.queued + counts.done + counts.failed;
+    res.end(parts.end({ ...counts, queued: counts.queued + (opened.head.total - read) }, problem).markup);
+    return { page: 'portfolio', portfolioId, cards: read, ...(code ? { code } : {}) };
   };
 
   const asset: RouteHandler = async (req, res) => {

@@ -35,6 +35,8 @@ button:disabled { opacity: .6; cursor: progress; }
 progress { width: 100%; height: 1rem; }
 .actions { display: flex; flex-wrap: wrap; gap: .75rem 1.25rem; align-items: center; }
 .actions form { margin: 0; }
+main:not(:has(.card.failed, #feeds .badge.failed)) form.retry { display: none; }
+.tally { color: var(--muted); margin: 1rem 0 0; }
 .live { min-height: 1.2em; margin: 0; color: var(--muted); }
 .feeds ul { padding-left: 1.2rem; overflow-wrap: anywhere; }
 .cards { list-style: none; padding: 0; margin: 0; display: grid; gap: 1rem; grid-template-columns: 1fr; }
@@ -43,7 +45,8 @@ progress { width: 100%; height: 1rem; }
 .card.failed { border-color: var(--bad); }
 .banner { aspect-ratio: 16 / 9; background: var(--placeholder); }
 .banner img { width: 100%; height: 100%; object-fit: cover; display: block; }
-.placeholder { width: 100%; height: 100%; background: repeating-linear-gradient(135deg, var(--placeholder) 0 12px, transparent 12px 24px); }
+.placeholder { width: 100%; height: 100%; display: grid; place-items: center; background: repeating-linear-gradient(135deg, var(--placeholder) 0 12px, var(--card) 12px 24px); }
+.placeholder::after { content: "No image"; color: var(--muted); font-size: .85rem; background: var(--card); padding: .1rem .5rem; border-radius: 4px; }
 .card .body { padding: .75rem 1rem 1rem; }
 .title { font-size: 1.1rem; margin: 0 0 .35rem; overflow-wrap: anywhere; }
 .meta { margin: 0 0 .5rem; color: var(--muted); font-size: .9rem; }
