@@ -6,6 +6,8 @@ import type { UrlMessage } from '../scrape';
 import type { ArticleRecord, ArticleStore, PortfolioRecord } from '../store';
 import { exportFileName, portfolioCsv } from './export';
 import { nextRound, planRetry } from './retry';
+import { requeueFailedFeeds, restoreFeeds } from './retryFeeds';
+import type { FeedMessage } from '../feeds/message';
 
 /** A portfolio read for an answer: the record and its articles (as the current retry round shows them). */
 export interface LoadedPortfolio {
@@ -36,6 +38,8 @@ export interface RetryResponse {
   queued: number;
   /** Failed articles an earlier retry already queued that have not been picked up yet (not queued again). */
   alreadyQueued: number;
+  /** Failed feeds queued again by this request (a feed queued by an earlier retry is no longer failed). */
+  feedsQueued: number;
   statusUrl: string;
 }
 
@@ -64,6 +68,8 @@ export function portfolioRoutes(deps: PortfolioRouteDeps): { retry: RouteHandler
       }
     }
     const statusUrl = deps.statusUrl(req, portfolioId);
+    // Read with the portfolio above: only a portfolio with a failed feed costs the feed update.
+    const feedsQueued = portfolio.feeds?.some((feed) => feed.status === 'failed') ? await retryFeeds(portfolioId, statusUrl) : 0;
     if (queuedKeys.length < messages.length) {
       throw new ApiError(
         503,
@@ -73,12 +79,30 @@ export function portfolioRoutes(deps: PortfolioRouteDeps): { retry: RouteHandler
         { 'Retry-After': '5' },
       );
     }
-    const body: RetryResponse = { portfolioId, queued: queuedKeys.length, alreadyQueued: plan.inFlight.length, statusUrl };
+    const body: RetryResponse = { portfolioId, queued: queuedKeys.length, alreadyQueued: plan.inFlight.length, feedsQueued, statusUrl };
     // The page's Retry failed button works without its script too: the browser is sent back to the page.
     if (prefersHtml(req)) res.redirect(303, `/portfolios/${portfolioId}`);
     else res.status(202).json(body);
-    return { portfolioId, queued: body.queued, alreadyQueued: body.alreadyQueued };
+    return { portfolioId, queued: body.queued, alreadyQueued: body.alreadyQueued, feedsQueued };
   };
+
+  /** Queues the portfolio's failed feeds again (one feed message for them all); how many. Throws ApiError. */
+  async function retryFeeds(portfolioId: string, statusUrl: string): Promise<number> {
+    let requeued;
+    try {
+      requeued = await deps.store.updatePortfolio(portfolioId, requeueFailedFeeds);
+    } catch (error) {
+      throw storageError(error);
+    }
+    const first = requeued[0];
+    if (first === undefined) return 0;
+    const message: FeedMessage = { url: first.url, canonicalUrl: first.canonicalUrl, urlKey: first.urlKey, portfolioId, kind: 'feed' };
+    const [result] = await deps.publishUrls([message]);
+    if (result?.status === 'fulfilled') return requeued.length;
+    // Not sent: the feeds are failed again as they were, so nothing waits for a message that is not coming.
+    await deps.store.updatePortfolio(portfolioId, (current) => restoreFeeds(current, requeued)).catch(() => undefined);
+    throw new ApiError(503, 'publish-failed', `The ${requeued.length === 1 ? 'failed feed' : `${requeued.length} failed feeds`} could not be queued again; retry again later.`, { portfolioId, statusUrl, notQueued: requeued.map((feed) => feed.url) }, { 'Retry-After': '5' });
+  }
 
   const exportAs = (format: 'csv' | 'json') => async (portfolioId: string, res: Response) => {
     const { portfolio, articles } = await deps.loadPortfolio(portfolioId);

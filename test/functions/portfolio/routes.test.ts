@@ -43,7 +43,7 @@ describe('portfolio routes: retry, export, polls (through functions-framework)',
     const first = await post('/portfolios/p1/retry');
     assert.equal(first.status, 202);
     const body = (await first.json()) as Record<string, unknown>;
-    assert.deepEqual({ ...body, statusUrl: undefined }, { portfolioId: 'p1', queued: 2, alreadyQueued: 0, statusUrl: undefined });
+    assert.deepEqual({ ...body, statusUrl: undefined }, { portfolioId: 'p1', queued: 2, alreadyQueued: 0, feedsQueued: 0, statusUrl: undefined });
     assert.match(String(body.statusUrl), /\/portfolios\/p1$/);
     assert.deepEqual(harness.published.map((m) => m.urlKey), [keys[1], keys[2]]);
     assert.deepEqual(harness.published[0], { url: 'https://example.com/gone', canonicalUrl: 'https://example.com/gone', urlKey: keys[1], portfolioId: 'p1' });
