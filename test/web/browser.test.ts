@@ -188,6 +188,26 @@ describe('web pages in a real browser', function () {
     assert.ok(text.includes('Designing idempotent message handlers'), 'a done article is a row');
   });
 
+  it('without JavaScript: shows the counts, and Retry failed comes back to the page (not JSON)', async () => {
+    const plain = await browser.newPage();
+    try {
+      await plain.setJavaScriptEnabled(false);
+      await plain.goto(portfolioUrl);
+      assert.equal(await inPage(plain, 'document.querySelector("#tally").textContent'), '7 done · 0 pending · 1 failed, of 8.');
+      // Shown by the stylesheet alone while a card is failed.
+      assert.equal(await inPage(plain, 'getComputedStyle(document.querySelector("form.retry")).display'), 'block');
+      const [response] = await Promise.all([plain.waitForNavigation(), plain.click('form.retry button')]);
+      assert.equal(plain.url(), portfolioUrl);
+      assert.match(response?.headers()['content-type'] ?? '', /^text\/html/);
+      assert.equal(response?.request().redirectChain()[0]?.response()?.status(), 303);
+      assert.equal(await inPage(plain, 'document.querySelector("h1").textContent'), 'Ada Example, collected');
+      // The round shows: the failed article is pending again (or already failed again).
+      assert.match(await inPage<string>(plain, `${card(`${stack.demo!.baseUrl}/broken`)}.dataset.status`), /^(queued|failed)$/);
+    } finally {
+      await plain.close();
+    }
+  });
+
   it('takes a screenshot of the finished page', async () => {
     await page.setViewport({ width: 1100, height: 1000, deviceScaleFactor: 1 });
     await page.evaluate('window.scrollTo(0, 0)');
@@ -195,7 +215,7 @@ describe('web pages in a real browser', function () {
     await page.screenshot({ path });
     assert.ok(existsSync(path));
     if (process.env.UPDATE_SCREENSHOT === '1') {
-      await page.screenshot({ path: join(__dirname, '..', '..', 'docs', 'portfolio-page.png'), clip: { x: 0, y: 0, width: 1100, height: 760 } });
+      await page.screenshot({ path: join(__dirname, '..', '..', 'docs', 'portfolio-page.png'), clip: { x: 0, y: 0, width: 1100, height: 1000 } });
     }
     console.log(`      screenshots: ${outputDir()}`);
     assert.deepEqual(problems, []);
