@@ -27,6 +27,7 @@ import { canonicalizeUrl } from '../functions/src/urls';
 import { FIRST_CHUNK } from '../functions/src/portfolio/chunks';
 import { startLocalStack } from '../emulator/stack';
 import { launchBrowser } from '../test/web/browser';
+import { median } from './stats';
 import type { BenchSection } from './types';
 
 process.env.METADATA_SERVER_DETECTION ??= 'none';
@@ -37,11 +38,6 @@ const FEED_RUNS = 3;
 
 function progress(message: string): void {
   process.stderr.write(`[bench/web] ${message}\n`);
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
 }
 
 function sleep(ms: number): Promise<void> {

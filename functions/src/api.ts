@@ -21,7 +21,7 @@ import { portfolioRoutes, type LoadedPortfolio } from './portfolio/routes';
 import { parseTerminalBitmap } from './portfolio/terminal';
 import { createRouter, prefersHtml, type RouteHandler } from './routing';
 import type { ArticleView, FeedView } from './web/pages';
-import { webRoutes, type IndexedArticle } from './web/routes';
+import { sendErrorPage, webRoutes, type IndexedArticle } from './web/routes';
 import { chunkIndexes, readAhead } from './portfolio/chunks';
 import type { UrlMessage } from './scrape';
 import { ApiError, storageError } from './apiError';
@@ -400,7 +400,7 @@ export function createApi(deps: ApiDeps): (req: Request, res: Response) => Promi
     return { urlKey: result.urlKey };
   }
 
-  const portfolioPages = portfolioRoutes({ store, publishUrls: deps.publishUrls, now: deps.now, loadPortfolio, portfolioView, statusUrl: statusUrlOf });
+  const portfolioPages = portfolioRoutes({ store, publishUrls: deps.publishUrls, now: deps.now, loadPortfolio, portfolioView, statusUrl: statusUrlOf, sendErrorPage });
 
   const web = webRoutes({
     limits: deps.config.api,

@@ -203,5 +203,20 @@ describe('web pages (through functions-framework)', () => {
     assert.equal(retry.status, 303);
     assert.equal(retry.headers.get('location'), '/portfolios/p1');
     assert.equal(harness.published.length, 1);
+    // Its errors are pages in words too, never JSON: a portfolio that is gone, a queue that is down.
+    const gone = await page('/portfolios/nope/retry', { method: 'POST' });
+    assert.equal(gone.status, 404);
+    assert.match(gone.headers.get('content-type') ?? '', /^text\/html/);
+    assert.match(await gone.text(), /<h1>Not found<\/h1><p>There is no portfolio nope\.<\/p>/);
+    harness.failPublishFor.add(harness.store.portfolios.get('p1')!.urls[0]!);
+    harness.store.articles.set(harness.store.portfolios.get('p1')!.urlKeys[0]!, { ...harness.store.articles.get(harness.store.portfolios.get('p1')!.urlKeys[0]!)!, terminalAt: new Date('2026-03-01T13:00:00Z') });
+    const down = await page('/portfolios/p1/retry', { method: 'POST' });
+    assert.equal(down.status, 503);
+    assert.equal(down.headers.get('retry-after'), '5');
+    assert.match(await down.text(), /<h1>Something went wrong<\/h1><p>1 of 1 failed articles could not be queued again/);
+    // A JSON client keeps the JSON error.
+    const json = await fetch(`${harness.base}/portfolios/nope/retry`, { method: 'POST' });
+    assert.equal(json.status, 404);
+    assert.equal(((await json.json()) as { error: { code: string } }).error.code, 'portfolio-not-found');
   });
 });

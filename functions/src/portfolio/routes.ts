@@ -29,6 +29,8 @@ export interface PortfolioRouteDeps {
   portfolioView: (portfolio: PortfolioRecord, articles: (ArticleRecord | null)[]) => Record<string, unknown>;
   /** The URL of the portfolio's status view, as the API names it. */
   statusUrl: (req: Request, portfolioId: string) => string;
+  /** Answers an error as a page in words (for a browser's form, which should not land on JSON). */
+  sendErrorPage: (res: Response, error: ApiError) => void;
 }
 
 /** The 202 answer to POST /portfolios/{id}/retry. */
@@ -45,7 +47,18 @@ export interface RetryResponse {
 
 /** The handlers: `retry` for POST /portfolios/{id}/retry, `exportAs` for GET /portfolios/{id}.csv|.json. */
 export function portfolioRoutes(deps: PortfolioRouteDeps): { retry: RouteHandler; exportAs: (format: 'csv' | 'json') => (portfolioId: string, res: Response) => Promise<Record<string, unknown>> } {
+  // The page's form without script sends a browser here: its errors are pages too, its success a 303.
   const retry: RouteHandler = async (req, res) => {
+    try {
+      return await retryFailed(req, res);
+    } catch (error) {
+      if (!(error instanceof ApiError) || !prefersHtml(req)) throw error;
+      deps.sendErrorPage(res, error);
+      return { portfolioId: String(req.params.portfolioId), code: error.code };
+    }
+  };
+
+  const retryFailed: RouteHandler = async (req, res) => {
     const portfolioId = String(req.params.portfolioId);
     // The stored state, not the view: an article the last round queued still reads `failed` here.
     const { portfolio, articles } = await deps.loadPortfolio(portfolioId, { raw: true });

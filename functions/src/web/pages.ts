@@ -33,15 +33,6 @@ export interface FeedView {
   error?: { code: string; message: string };
 }
 
-/** The status view, as the page reads it. */
-export interface PortfolioPageView {
-  portfolioId: string;
-  name: string | null;
-  counts: { queued: number; done: number; failed: number };
-  articles: ArticleView[];
-  feeds?: FeedView[];
-}
-
 /** Formats dates in the reader's language (from Accept-Language); the script re-formats in their time zone. */
 export type DateFormat = (iso: string) => string;
 

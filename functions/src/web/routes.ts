@@ -67,6 +67,12 @@ function formText(value: unknown): string {
   return typeof value === 'string' ? value : '';
 }
 
+/** Answers an error a browser asked for as a page in words (with the error's headers, e.g. Retry-After). */
+export function sendErrorPage(res: Response, error: ApiError): void {
+  for (const [name, value] of Object.entries(error.headers)) res.set(name, value);
+  sendPage(res, error.status, errorPage(error.status, error.message));
+}
+
 /** The handlers of the web pages. */
 export function webRoutes(deps: WebDeps): { home: RouteHandler; submitForm: RouteHandler; portfolio: RouteHandler; asset: RouteHandler } {
   const home: RouteHandler = async (_req, res) => {
@@ -109,8 +115,7 @@ export function webRoutes(deps: WebDeps): { home: RouteHandler; submitForm: Rout
       opened = await deps.openPortfolio(portfolioId);
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
-      for (const [name, value] of Object.entries(error.headers)) res.set(name, value);
-      sendPage(res, error.status, errorPage(error.status, error.message));
+      sendErrorPage(res, error);
       return { page: 'portfolio', portfolioId, code: error.code };
     }
     const formatDate = dateFormat(req.acceptsLanguages());
