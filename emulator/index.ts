@@ -8,6 +8,7 @@ import { PubSub } from '@google-cloud/pubsub';
 import { startFirestoreEmulator, type FirestoreEmulator } from './firestore';
 import { gcloudAvailability, startGcloudPubSub } from './gcloud';
 import { startPubSubEmulator, type PushStats } from './pubsub';
+import type { PushSigning } from './pubsub/oidc';
 
 /** What the user asked for. */
 export type EmulatorChoice = 'auto' | 'gcloud' | 'embedded';
@@ -27,6 +28,8 @@ export interface RunningEmulators {
   firestore: FirestoreEmulator;
   /** The embedded Pub/Sub's push counters and flow control per subscription; absent on the official emulator. */
   pushStats?: () => PushStats[];
+  /** The embedded Pub/Sub's push signing key (pubsub/oidc.ts); absent on the official emulator, which does not sign pushes. */
+  pushSigner?: PushSigning;
   /** Stops both; safe to call more than once. */
   stop(): Promise<void>;
 }
@@ -63,7 +66,8 @@ export async function startEmulators(
     const firestore = await startFirestoreEmulator({ kind });
     started.push(firestore);
     const pushStats = 'pushStats' in pubsub ? () => pubsub.pushStats() : undefined;
-    return { kind, hosts: { pubsub: pubsub.host, firestore: firestore.host }, firestore, ...(pushStats ? { pushStats } : {}), stop: stopAll };
+    const pushSigner = 'signer' in pubsub ? pubsub.signer : undefined;
+    return { kind, hosts: { pubsub: pubsub.host, firestore: firestore.host }, firestore, ...(pushStats ? { pushStats } : {}), ...(pushSigner ? { pushSigner } : {}), stop: stopAll };
   } catch (error) {
     await stopAll();
     throw error;

@@ -37,6 +37,11 @@ export interface ProvisionOptions {
   names?: TopologyNames;
   /** Where Pub/Sub pushes: the scraper function and the dead-letter recorder function. */
   pushEndpoints: { scraper: string; deadLetter: string };
+  /**
+   * Signed pushes, as infra sets them: the account the subscriptions sign as and the audience of
+   * each function (the recorder's serves the dead-letter and the delay subscriptions). Unsigned when absent.
+   */
+  oidcToken?: { serviceAccountEmail: string; audiences: { scraper: string; deadLetter: string } };
   backoff?: RetryBackoff;
   /** Backoff of the delay subscription (default topology.delayBackoff.local). */
   delayBackoff?: RetryBackoff;
@@ -82,10 +87,15 @@ export async function provisionTopology(opts: ProvisionOptions): Promise<Topolog
   const backoff = opts.backoff ?? topology.localBackoff;
   const retryPolicy = retryPolicyOf(backoff);
   const ackDeadlineSeconds = opts.ackDeadlineSeconds ?? topology.ackDeadlineSeconds;
+  const oidc = opts.oidcToken;
+  const pushConfig = (endpoint: 'scraper' | 'deadLetter'): SubscriptionSettings['pushConfig'] => ({
+    pushEndpoint: opts.pushEndpoints[endpoint],
+    ...(oidc ? { oidcToken: { serviceAccountEmail: oidc.serviceAccountEmail, audience: oidc.audiences[endpoint] } } : {}),
+  });
   const topic = await ensureTopic(opts.pubsub, names.topic);
   const deadLetterTopic = await ensureTopic(opts.pubsub, names.deadLetterTopic);
   await ensureSubscription(topic, names.pushSubscription, {
-    pushConfig: { pushEndpoint: opts.pushEndpoints.scraper },
+    pushConfig: pushConfig('scraper'),
     ackDeadlineSeconds,
     retryPolicy,
     deadLetterPolicy: {
@@ -96,7 +106,7 @@ export async function provisionTopology(opts: ProvisionOptions): Promise<Topolog
   // Nothing dead-lettered may be lost: the dead-letter topic has its own push subscription to the
   // recorder, retried with the same backoff (and no dead-letter policy of its own).
   await ensureSubscription(deadLetterTopic, names.deadLetterSubscription, {
-    pushConfig: { pushEndpoint: opts.pushEndpoints.deadLetter },
+    pushConfig: pushConfig('deadLetter'),
     ackDeadlineSeconds: topology.recorderTimeoutSeconds + 10,
     retryPolicy,
   });
@@ -108,7 +118,7 @@ export async function provisionTopology(opts: ProvisionOptions): Promise<Topolog
   // which still treats them as waiting messages.
   const delayTopic = await ensureTopic(opts.pubsub, names.delayTopic);
   await ensureSubscription(delayTopic, names.delaySubscription, {
-    pushConfig: { pushEndpoint: opts.pushEndpoints.deadLetter },
+    pushConfig: pushConfig('deadLetter'),
     ackDeadlineSeconds: topology.recorderTimeoutSeconds + 10,
     retryPolicy: retryPolicyOf(opts.delayBackoff ?? topology.delayBackoff.local),
     deadLetterPolicy: { deadLetterTopic: deadLetterTopic.name, maxDeliveryAttempts: topology.delayMaxDeliveryAttempts },

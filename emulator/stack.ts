@@ -21,6 +21,7 @@ import { startFunctionProcess, type FunctionProcess, type FunctionTarget } from 
 import { clientsFor, startEmulators, type EmulatorChoice, type EmulatorClients, type EmulatorHosts, type EmulatorKind } from './index';
 import { freeServicePort } from './ports';
 import { provisionTopology, topologyNames, type TopologyNames } from './provision';
+import { pushClaims, type PushSigning, type PushTokenClaims } from './pubsub/oidc';
 
 type FunctionDeps = Parameters<typeof createFunctions>[0];
 
@@ -29,7 +30,7 @@ export interface LocalStackOptions {
   /** Which emulators to start (default embedded, for a fast start). Ignored when `running` is given. */
   emulators?: EmulatorChoice;
   /** Emulators already running (e.g. a test lane's), reused instead of starting new ones. */
-  running?: { kind: EmulatorKind; hosts: EmulatorHosts };
+  running?: { kind: EmulatorKind; hosts: EmulatorHosts; pushSigner?: PushSigning };
   /** Project id on the emulators (default: GOOGLE_CLOUD_PROJECT or local-project; unique when `running`). */
   projectId?: string;
   /** Port of the API (default: PORT from env, else 8080; 0 = a free port). */
@@ -87,6 +88,14 @@ export interface LocalStack {
   hosts: EmulatorHosts;
   names: TopologyNames;
   clients: EmulatorClients;
+  /** The account the push subscriptions sign as; null when pushes are not signed (the official emulator). */
+  pushServiceAccount: string | null;
+  /**
+   * Headers that make a hand-made POST to a push function look like Pub/Sub's own push: a token
+   * signed by the embedded emulator for that function, with `claims` overriding Google's. Empty
+   * when pushes are not verified.
+   */
+  pushHeaders(target: 'scrapeArticle' | 'recordDeadLetter', claims?: PushTokenClaims): Record<string, string>;
   stop(): Promise<void>;
 }
 
@@ -147,12 +156,13 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   try {
     let kind: EmulatorKind;
     let hosts: EmulatorHosts;
+    let signer: PushSigning | undefined;
     if (opts.running) {
-      ({ kind, hosts } = opts.running);
+      ({ kind, hosts, pushSigner: signer } = opts.running);
     } else {
       const emulators = await startEmulators({ choice: opts.emulators ?? 'embedded', pushConcurrency: opts.pushConcurrency, pushFlow: opts.pushFlow });
       cleanups.push(emulators.stop);
-      ({ kind, hosts } = emulators);
+      ({ kind, hosts, pushSigner: signer } = emulators);
     }
     const base = parseConfig(opts.env ?? {});
     const suffix = opts.running ? randomBytes(3).toString('hex') : undefined;
@@ -178,19 +188,33 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       PUBLIC_BASE_URL: opts.env?.PUBLIC_BASE_URL ?? `http://127.0.0.1:${apiPort}`,
     };
     const config = parseConfig(configEnv);
+    // As infra does: the push subscriptions sign as one service account with the function's URL as
+    // audience, and each push function verifies exactly that. Only the embedded emulator signs; on
+    // the official one pushes stay unverified. The ports are chosen first: a URL is its audience.
+    const pushServiceAccount = signer ? `push-invoker@${projectId}.iam.gserviceaccount.com` : null;
+    const pushPorts = { scrapeArticle: signer ? await freeServicePort() : 0, recordDeadLetter: signer ? await freeServicePort() : 0 };
+    const audienceOf = (target: 'scrapeArticle' | 'recordDeadLetter'): string => `http://127.0.0.1:${pushPorts[target]}/`;
+    const envOf = (target: FunctionTarget): Record<string, string | undefined> =>
+      signer && target !== 'api' ? { ...configEnv, PUSH_AUDIENCE: audienceOf(target), PUSH_SERVICE_ACCOUNT: pushServiceAccount ?? undefined, PUSH_JWKS_URL: signer.jwksUrl } : configEnv;
     const clients = clientsFor(hosts, projectId);
     cleanups.push(clients.close);
 
-    const childEnv = definedEntries({
-      // As deployed (infra/settings.ts): the framework's error pages carry no stack trace.
-      NODE_ENV: 'production',
-      ...configEnv,
-      PUBSUB_EMULATOR_HOST: hosts.pubsub,
-      FIRESTORE_EMULATOR_HOST: hosts.firestore,
-      METADATA_SERVER_DETECTION: 'none',
-    });
-    // Made only if some function runs in this process.
+    const childEnv = (target: FunctionTarget): Record<string, string> =>
+      definedEntries({
+        // As deployed (infra/settings.ts): the framework's error pages carry no stack trace.
+        NODE_ENV: 'production',
+        ...envOf(target),
+        PUBSUB_EMULATOR_HOST: hosts.pubsub,
+        FIRESTORE_EMULATOR_HOST: hosts.firestore,
+        METADATA_SERVER_DETECTION: 'none',
+      });
+    // Made only if some function runs in this process; the push functions each with their own audience.
     let functions: PipelineFunctions | undefined;
+    const inProcess = (target: FunctionTarget): PipelineFunctions[FunctionTarget] => {
+      if (target !== 'api' && signer) return createFunctions({ ...opts.deps, config: parseConfig(envOf(target)), pubsub: clients.pubsub, firestore: clients.firestore })[target];
+      functions ??= createFunctions({ ...opts.deps, config, pubsub: clients.pubsub, firestore: clients.firestore });
+      return functions[target];
+    };
     const id = randomBytes(3).toString('hex');
     const start = async (target: FunctionTarget, port: number): Promise<FunctionService> => {
       if (ownProcess(target)) {
@@ -198,21 +222,20 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         const child = await startFunctionProcess({
           target,
           port: port || (await freeServicePort()),
-          env: childEnv,
+          env: childEnv(target),
           instances: target === 'scrapeArticle' ? opts.scraperInstances : 1,
           log,
         });
         cleanups.push(child.stop);
         return processService(child);
       }
-      functions ??= createFunctions({ ...opts.deps, config, pubsub: clients.pubsub, firestore: clients.firestore });
-      const served = await serve(`${target}-${id}`, functions[target], port);
+      const served = await serve(`${target}-${id}`, inProcess(target), port);
       cleanups.push(() => close(served.server));
       return inProcessService(target, served.url);
     };
     // Started together: a child process takes about a second to load the functions.
     // allSettled, so a failed start never leaves another still starting after stop() has run.
-    const started = await Promise.allSettled([start('api', apiPort), start('scrapeArticle', 0), start('recordDeadLetter', 0)]);
+    const started = await Promise.allSettled([start('api', apiPort), start('scrapeArticle', pushPorts.scrapeArticle), start('recordDeadLetter', pushPorts.recordDeadLetter)]);
     const failedStart = started.find((result) => result.status === 'rejected');
     if (failedStart) throw failedStart.reason;
     const [api, scraper, recorder] = started.map((result) => (result as PromiseFulfilledResult<FunctionService>).value) as [FunctionService, FunctionService, FunctionService];
@@ -225,6 +248,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       pubsub: clients.pubsub,
       names,
       pushEndpoints: { scraper: `${scraper.url}/`, deadLetter: `${recorder.url}/` },
+      oidcToken: pushServiceAccount ? { serviceAccountEmail: pushServiceAccount, audiences: { scraper: audienceOf('scrapeArticle'), deadLetter: audienceOf('recordDeadLetter') } } : undefined,
       backoff: opts.backoff ?? topology.localBackoff,
       delayBackoff: opts.delayBackoff ?? topology.delayBackoff.local,
       maxDeliveryAttempts: opts.maxDeliveryAttempts ?? topology.maxDeliveryAttempts,
@@ -251,6 +275,12 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       hosts,
       names,
       clients,
+      pushServiceAccount,
+      pushHeaders: (target, claims = {}): Record<string, string> => {
+        if (!signer || !pushServiceAccount) return {};
+        const token = signer.sign({ ...pushClaims({ serviceAccountEmail: pushServiceAccount, audience: audienceOf(target) }, audienceOf(target), Math.floor(Date.now() / 1000)), ...claims });
+        return { authorization: `Bearer ${token}` };
+      },
       stop,
     };
   } catch (error) {

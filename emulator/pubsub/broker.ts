@@ -4,6 +4,7 @@ import { parseFilter, type MessageFilter } from './filter';
 import { parseSnapshotName, parseSubscriptionName, parseTopicName } from './names';
 import { OrderedKeys } from './ordering';
 import { PushFlow, type PushFlowOptions } from './flow-control';
+import type { PushSigner } from './oidc';
 import { PushSender, buildPushRequest } from './push';
 import {
   applySubscriptionUpdate,
@@ -123,6 +124,8 @@ export interface BrokerOptions {
   schemas: SchemaRegistry;
   /** The real service's push flow control (flow-control.ts); off when absent. */
   pushFlow?: PushFlowOptions;
+  /** Signs pushes of subscriptions that have an oidcToken; unsigned when absent. */
+  signer?: PushSigner;
 }
 
 /**
@@ -789,6 +792,9 @@ export class Broker {
       delivery.message,
       sub.resource.deadLetterPolicy ? delivery.attempts : undefined,
     );
+    // A subscription with an oidcToken signs each push, as the real service does (oidc.ts).
+    const authorization = this.options.signer?.authorizationFor(sub.resource, endpoint);
+    if (authorization) request.headers.authorization = authorization;
     sub.pushesInFlight += 1;
     sub.pushCounts.pushes += 1;
     void this.pusher.send(endpoint, request, abort.signal).then((acked) => {

@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { Broker, type PushStats } from './broker';
 import { defaultPushFlow, type PushFlowOptions } from './flow-control';
+import { startPushSigner, type PushSigning } from './oidc';
 import { loadPubSubProtos } from './protos';
 import { SchemaRegistry } from './schemas';
 import { publisherHandlers, schemaHandlers, subscriberHandlers, withUnimplemented } from './service';
@@ -29,6 +30,8 @@ export interface PubSubEmulator {
   reset(): void;
   /** Pushes, acks and nacks of every push subscription so far, with its push window and backoff now. */
   pushStats(): PushStats[];
+  /** The key that signs pushes of subscriptions with an oidcToken, and its JWKS URL (oidc.ts). */
+  signer: PushSigning;
   /** Cancels pending pushes and pulls, clears every timer and closes the server. */
   stop(): Promise<void>;
 }
@@ -52,7 +55,8 @@ export async function startPubSubEmulator(options: PubSubEmulatorOptions = {}): 
   const protos = loadPubSubProtos();
   const schemas = new SchemaRegistry();
   const pushFlow = options.pushFlow === true ? defaultPushFlow : options.pushFlow || undefined;
-  const broker = new Broker({ pushConcurrency, schemas, pushFlow });
+  const signer = await startPushSigner(bindHost);
+  const broker = new Broker({ pushConcurrency, schemas, pushFlow, signer });
   // Publish requests may carry up to 10 MB of messages.
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 20 * 1024 * 1024 });
   server.addService(
@@ -75,6 +79,7 @@ export async function startPubSubEmulator(options: PubSubEmulatorOptions = {}): 
     );
   }).catch(async (error: Error) => {
     await broker.close();
+    await signer.close();
     server.forceShutdown();
     throw new Error(
       `The Pub/Sub emulator could not listen on ${address}:${options.port ?? 0} (${error.message}). ` +
@@ -87,6 +92,7 @@ export async function startPubSubEmulator(options: PubSubEmulatorOptions = {}): 
     host: `${address}:${port}`,
     port,
     pushStats: () => broker.pushStats(),
+    signer: { jwksUrl: signer.jwksUrl, sign: signer.sign },
     reset: () => {
       broker.reset();
       schemas.clear();
@@ -96,6 +102,7 @@ export async function startPubSubEmulator(options: PubSubEmulatorOptions = {}): 
         await broker.close();
         // forceShutdown: clients keep their HTTP/2 sessions open, so a graceful shutdown could wait forever.
         server.forceShutdown();
+        await signer.close();
       })();
       return stopped;
     },

@@ -56,6 +56,22 @@ export interface ApiConfig {
   publicBaseUrl: string | null;
 }
 
+/**
+ * What a push request's OIDC token must prove (auth/pushAuth.ts). Null: pushes are not verified (a
+ * local run whose Pub/Sub does not sign); infra always sets it.
+ */
+export interface PushAuthConfig {
+  /** `PUSH_AUDIENCE`: the `aud` of the token, the function's own URL as on the subscription's oidcToken. */
+  audience: string;
+  /** `PUSH_SERVICE_ACCOUNT`: the `email` of the token, the service account the subscriptions sign as. */
+  serviceAccount: string;
+  /** `PUSH_JWKS_URL`: the issuer's public keys as a JWKS (Google's by default; the local emulator's locally). */
+  jwksUrl: string;
+}
+
+/** Google's public keys for the OIDC tokens it signs, as a JWKS. */
+export const GOOGLE_JWKS_URL = 'https://www.googleapis.com/oauth2/v3/certs';
+
 /** How the pipeline retries and waits (see scrape.ts and retry/). */
 export interface RetryConfig {
   /** Fetches of one round before an article fails for good; the same number as the subscription's max delivery attempts. */
@@ -92,6 +108,8 @@ export interface Config {
   freshnessWindowMs: number;
   fetch: FetchConfig;
   api: ApiConfig;
+  /** Verification of push requests on scrapeArticle and recordDeadLetter; null when off. */
+  push: PushAuthConfig | null;
 }
 
 /** Thrown for a variable that is set to something unusable; names the variable and what it takes. */
@@ -171,6 +189,29 @@ function baseUrl(env: Env, name: string): string | null {
   return url.href.replace(/\/+$/, '');
 }
 
+function pushAuth(env: Env): PushAuthConfig | null {
+  const audience = present(env, 'PUSH_AUDIENCE');
+  const serviceAccount = present(env, 'PUSH_SERVICE_ACCOUNT');
+  if (audience === undefined && serviceAccount === undefined) return null;
+  if (audience === undefined) throw new ConfigError('PUSH_AUDIENCE', 'expected the function\'s URL (the audience of its push tokens) when PUSH_SERVICE_ACCOUNT is set');
+  if (serviceAccount === undefined || !/^[^@\s]+@[^@\s]+$/.test(serviceAccount)) {
+    throw new ConfigError('PUSH_SERVICE_ACCOUNT', `expected the push service account's email when PUSH_AUDIENCE is set, got "${serviceAccount ?? ''}"`);
+  }
+  const jwksUrl = present(env, 'PUSH_JWKS_URL') ?? GOOGLE_JWKS_URL;
+  let url: URL | null = null;
+  try {
+    url = new URL(jwksUrl);
+  } catch {
+    // reported below
+  }
+  // Plain http only to this machine (the local emulator's keys).
+  const loopback = url !== null && ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+  if (url === null || !(url.protocol === 'https:' || (url.protocol === 'http:' && loopback)) || url.username !== '' || url.password !== '') {
+    throw new ConfigError('PUSH_JWKS_URL', `expected an https URL (http only on loopback) of a JWKS, got "${jwksUrl}"`);
+  }
+  return { audience, serviceAccount, jwksUrl: url.href };
+}
+
 /**
  * Of the scraper function's timeout, what is kept for extraction and the Firestore write after the
  * longest fetch (host wait + fetch deadline). Extraction of a 5 MiB page takes ~1 s; a write that
@@ -238,5 +279,6 @@ export function parseConfig(env: Env = process.env): Config {
       maxBodyBytes: integer(env, 'MAX_REQUEST_BYTES', 1024 * 1024, 1024, 32 * 1024 * 1024),
       publicBaseUrl: baseUrl(env, 'PUBLIC_BASE_URL'),
     },
+    push: pushAuth(env),
   };
 }

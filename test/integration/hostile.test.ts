@@ -241,7 +241,8 @@ forEachLane('hostile pages and requests', (lane) => {
     }
 
     async function push(target: string, body: Buffer): Promise<number> {
-      const response = await fetch(`${target}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      const signed = stack.pushHeaders(target === stack.scraperUrl ? 'scrapeArticle' : 'recordDeadLetter');
+      const response = await fetch(`${target}/`, { method: 'POST', headers: { 'content-type': 'application/json', ...signed }, body });
       return response.status;
     }
 

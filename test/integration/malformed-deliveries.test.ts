@@ -116,7 +116,9 @@ forEachLane('malformed deliveries', (lane) => {
       const url = endpoint === 'scraper' ? stack.scraperUrl : stack.recorderUrl;
       for (const { kind, contentType, body } of DIRECT) {
         const before = logs.entries.length;
-        const response = await fetch(url, { method: 'POST', headers: contentType ? { 'content-type': contentType } : {}, body });
+        // Signed as Pub/Sub's own push would be (where the emulator signs): garbage past the door.
+        const signed = stack.pushHeaders(endpoint === 'scraper' ? 'scrapeArticle' : 'recordDeadLetter');
+        const response = await fetch(url, { method: 'POST', headers: { ...signed, ...(contentType ? { 'content-type': contentType } : {}) }, body });
         await response.arrayBuffer();
         assert.ok(response.status >= 200 && response.status < 300, `${kind}: ${response.status}`);
         const added = logs.entries.slice(before);

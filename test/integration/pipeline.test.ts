@@ -163,7 +163,7 @@ forEachLane('pipeline end to end', (lane) => {
     // A duplicate delivery of an already-handled message, straight to the push endpoint.
     const data = Buffer.from(JSON.stringify({ url, canonicalUrl: url, urlKey: keyOf(url), portfolioId: first.body.portfolioId })).toString('base64');
     const envelope = { subscription: 'duplicate', message: { data, messageId: 'duplicate-1', publishTime: new Date(Date.now() - 60_000).toISOString(), attributes: {} } };
-    const duplicate = await fetch(stack.scraperUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(envelope) });
+    const duplicate = await fetch(stack.scraperUrl, { method: 'POST', headers: { 'content-type': 'application/json', ...stack.pushHeaders('scrapeArticle') }, body: JSON.stringify(envelope) });
     assert.equal(duplicate.status, 204);
     assert.deepEqual((await articles.doc(keyOf(url)).get()).data(), before);
     assert.equal(site.hits.get('/articles/100'), hitsBefore);

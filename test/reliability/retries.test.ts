@@ -101,7 +101,7 @@ forEachLane('retries that respect the world', (lane) => {
       message: { data: Buffer.from(JSON.stringify(message)).toString('base64'), messageId: 'dup-1', publishTime: new Date().toISOString() },
     });
     const statuses = await Promise.all(
-      Array.from({ length: 20 }, async () => (await fetch(`${stack.scraperUrl}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: envelope })).status),
+      Array.from({ length: 20 }, async () => (await fetch(`${stack.scraperUrl}/`, { method: 'POST', headers: { 'content-type': 'application/json', ...stack.pushHeaders('scrapeArticle') }, body: envelope })).status),
     );
     assert.deepEqual(statuses, Array.from({ length: 20 }, () => 204));
     assert.equal(slow.requests('/duplicated').length, 1, 'requests to the page');

@@ -1,4 +1,5 @@
 /** The `recordDeadLetter` function's wiring: the push endpoint of the dead-letter subscription. */
+import { verifyingPushes } from '../auth/pushAuth';
 import { logRefusal, refusingCompressedBodies } from '../http/compressedBodies';
 import type { HttpFunction, Request, Response } from '@google-cloud/functions-framework';
 import type { Config } from '../config';
@@ -35,7 +36,8 @@ function deadLetterLog(outcome: DeadLetterOutcome): { severity: LogEntry['severi
 export function createDeadLetterFunction(deps: { config: Config; store: ArticleStore; now: () => Date; log: Logger; requeue: Requeue }): HttpFunction {
   const { store, now, log, requeue, config } = deps;
   const recordFeed = feedDeadLetterHandler(deps);
-  return refusingCompressedBodies(async (req: Request, res: Response): Promise<void> => {
+  // Only Pub/Sub's signed pushes get past verifyingPushes (when configured).
+  return refusingCompressedBodies(verifyingPushes(config.push, log, 'recordDeadLetter', async (req: Request, res: Response): Promise<void> => {
     // A feed message's dead letter fails the portfolio's feeds instead (feeds/).
     if (isFeedPush(req.body)) return recordFeed(req, res);
     const started = Date.now();
@@ -44,5 +46,5 @@ export function createDeadLetterFunction(deps: { config: Config; store: ArticleS
     log({ severity, message, ...deliveryFields(outcome), ...extra, durationMs: Date.now() - started });
     // "Not yet" is a nack by design: the delay subscription offers the message again after its backoff.
     res.status(outcome.kind === 'retry' || outcome.kind === 'not-yet' ? 503 : 204).end();
-  }, logRefusal(log, 'recordDeadLetter'));
+  }), logRefusal(log, 'recordDeadLetter'));
 }

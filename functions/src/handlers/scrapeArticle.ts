@@ -2,6 +2,7 @@
 import type { HttpFunction, Request, Response } from '@google-cloud/functions-framework';
 import type { Config } from '../config';
 import { fetchPage as realFetchPage } from '../fetch';
+import { verifyingPushes } from '../auth/pushAuth';
 import { logRefusal, refusingCompressedBodies } from '../http/compressedBodies';
 import { sharedExtractPool } from '../isolation/extractPool';
 import type { LogEntry, Logger } from '../log';
@@ -78,7 +79,8 @@ export function createScrapeFunction(deps: {
     hosts: new HostBackoff({ baseMs: deps.config.retry.hostBackoffBaseMs, maxMs: deps.config.retry.retryAfterMaxMs, forgetAfterMs: deps.config.retry.retryAfterMaxMs * 2 }),
   };
   const expandFeed = feedExpandHandler({ ...deps, fetchPage: scrapeDeps.fetchPage, publishUrls: deps.publishUrls });
-  return refusingCompressedBodies(async (req: Request, res: Response): Promise<void> => {
+  // Only Pub/Sub's signed pushes get past verifyingPushes (when configured).
+  return refusingCompressedBodies(verifyingPushes(deps.config.push, log, 'scrapeArticle', async (req: Request, res: Response): Promise<void> => {
     // A feed message (kind=feed) is expanded into article messages instead (feeds/).
     if (isFeedPush(req.body)) return expandFeed(req, res);
     const started = Date.now();
@@ -88,5 +90,5 @@ export function createScrapeFunction(deps: {
     log({ severity, message, ...deliveryFields(outcome), ...extra, durationMs: Date.now() - started });
     if (outcome.kind === 'retry' && outcome.httpStatus === 429) res.set('Retry-After', '30');
     res.status(status).end();
-  }, logRefusal(log, 'scrapeArticle'));
+  }), logRefusal(log, 'scrapeArticle'));
 }
