@@ -33,7 +33,9 @@ export interface FunctionServiceArgs {
   buildServiceAccount: pulumi.Input<string>;
   timeoutSeconds: number;
   sizing: FunctionSizing;
-  environment: Record<string, string>;
+  environment: Record<string, pulumi.Input<string>>;
+  /** The URL Pub/Sub pushes to and signs its tokens for, when known before the function exists (see stack.ts); else its uri. */
+  pushUrl?: pulumi.Input<string>;
   /** Project-level roles of this function's service account. */
   projectRoles: string[];
   /** Members granted `roles/run.invoker` on this function besides those granted with `grantInvoker`. */
@@ -46,6 +48,8 @@ export class FunctionService extends pulumi.ComponentResource {
   readonly serviceAccount: gcp.serviceaccount.Account;
   /** The HTTPS URL Cloud Run serves the function on; also the audience of tokens sent to it. */
   readonly url: pulumi.Output<string>;
+  /** The URL its push subscriptions push to, also their tokens' audience and its PUSH_AUDIENCE. */
+  readonly pushUrl: pulumi.Output<string>;
   /** `serviceAccount:<email>` of the function's identity. */
   readonly serviceAccountMember: pulumi.Output<string>;
   /** The Cloud Run service behind the function, which is where `run.invoker` is granted. */
@@ -109,6 +113,7 @@ export class FunctionService extends pulumi.ComponentResource {
     );
 
     this.url = this.function.serviceConfig.apply((config) => config?.uri ?? '');
+    this.pushUrl = args.pushUrl === undefined ? this.url : pulumi.output(args.pushUrl);
     this.serviceName = pulumi
       .all([this.function.serviceConfig, this.function.name])
       .apply(([config, functionName]) => config?.service || functionName);

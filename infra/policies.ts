@@ -73,8 +73,9 @@ export function checkPolicies(resources: CapturedResource[], options: PolicyOpti
   const functions = ofType(resources, FUNCTION);
   const subscriptions = ofType(resources, SUBSCRIPTION);
   const runInvokers = ofType(resources, RUN_INVOKER);
+  // A function is at its uri, or at the URL it verifies push tokens for (its deterministic run.app URL).
   const functionAt = (url: string | undefined) =>
-    functions.find((fn) => url !== undefined && text(fn.properties, 'serviceConfig', 'uri') === url);
+    functions.find((fn) => url !== undefined && (text(fn.properties, 'serviceConfig', 'uri') === url || text(fn.properties, 'serviceConfig', 'environmentVariables', 'PUSH_AUDIENCE') === url));
   const serviceOf = (fn: CapturedResource) =>
     lastSegment(text(fn.properties, 'serviceConfig', 'service') ?? text(fn.properties, 'name'));
 

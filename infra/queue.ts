@@ -103,8 +103,8 @@ export class ArticleQueue extends pulumi.ComponentResource {
     );
 
     const pushAuth = (target: FunctionService) => ({
-      pushEndpoint: target.url,
-      oidcToken: { serviceAccountEmail: this.pushServiceAccount.email, audience: target.url },
+      pushEndpoint: target.pushUrl,
+      oidcToken: { serviceAccountEmail: this.pushServiceAccount.email, audience: target.pushUrl },
     });
     const retryPolicy = {
       minimumBackoff: seconds(args.backoff.minimumBackoffSeconds),

@@ -10,7 +10,7 @@ import { topology } from '../functions/src/topology';
 import type { CapacityPlan } from './capacity';
 import { FunctionService } from './function';
 import { Monitoring } from './monitoring';
-import { ArticleQueue, type QueueNames } from './queue';
+import { ArticleQueue, PUSH_ACCOUNT_ID, type QueueNames } from './queue';
 import { readSettings, type InfraSettings } from './settings';
 import type { EntryPoint } from './function';
 import { ENTRY_POINTS, prepareSource } from './source';
@@ -140,6 +140,19 @@ export function deployStack(settings: InfraSettings = settingsFromPulumiConfig()
   };
   const functionDeps = { dependsOn: [...services, database, builderRole] };
 
+  // A push function checks that a token's audience is its own URL (functions/src/auth/), and its
+  // subscriptions sign for that URL: taken from the function's own output, its environment would
+  // depend on the function itself. Cloud Run's deterministic URL,
+  // https://SERVICE-PROJECT_NUMBER.REGION.run.app (a 2nd gen function's service has the function's
+  // name), is known before either exists and serves the same service, so it is the push endpoint,
+  // the tokens' audience and PUSH_AUDIENCE at once. The push account's email is as fixed.
+  const pushUrlOf = (functionName: string): pulumi.Output<string> => pulumi.interpolate`https://${functionName}-${projectNumber}.${region}.run.app`;
+  const pushEnvironment = (functionName: string): Record<string, pulumi.Input<string>> => ({
+    ...settings.functionEnv,
+    PUSH_AUDIENCE: pushUrlOf(functionName),
+    PUSH_SERVICE_ACCOUNT: `${PUSH_ACCOUNT_ID}@${project}.iam.gserviceaccount.com`,
+  });
+
   const api = new FunctionService(
     'api',
     {
@@ -166,6 +179,8 @@ export function deployStack(settings: InfraSettings = settingsFromPulumiConfig()
       entryPoint: 'scrapeArticle',
       sizing: { memory: settings.memory, ...settings.capacity.scraper },
       source: sourceOf('scrapeArticle'),
+      environment: pushEnvironment(functionNames.scraper),
+      pushUrl: pushUrlOf(functionNames.scraper),
       description: 'Fetches one article and stores what it extracts',
       accountId: 'article-scraper',
       timeoutSeconds: settings.timeouts.scraper,
@@ -181,6 +196,8 @@ export function deployStack(settings: InfraSettings = settingsFromPulumiConfig()
       entryPoint: 'recordDeadLetter',
       sizing: { memory: settings.memory, ...settings.capacity.recorder },
       source: sourceOf('recordDeadLetter'),
+      environment: pushEnvironment(functionNames.recorder),
+      pushUrl: pushUrlOf(functionNames.recorder),
       description: 'Marks dead-lettered articles as failed',
       accountId: 'dead-letter-recorder',
       timeoutSeconds: settings.timeouts.recorder,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { parseConfig } from '../../functions/src/config';
 import { topology } from '../../functions/src/topology';
 import type { CapturedResource } from '../../infra/policies';
-import { FakeBuild, ofType, PROJECT, PROJECT_NUMBER, runEntryPoint, runStack, type StackRun } from './mocks';
+import { FakeBuild, ofType, PROJECT, PROJECT_NUMBER, REGION, runEntryPoint, runStack, type StackRun } from './mocks';
 
 const FUNCTION = 'gcp:cloudfunctionsv2/function:Function';
 const SUBSCRIPTION = 'gcp:pubsub/subscription:Subscription';
@@ -31,6 +31,11 @@ function invokersOf(run: StackRun, fnProps: Props): string[] {
     .map((binding) => binding.member as string);
 }
 
+/** The deterministic run.app URL of a function (what its subscriptions push to and sign for). */
+function pushUrl(fnProps: Props): string {
+  return `https://${fnProps.name}-${PROJECT_NUMBER}.${REGION}.run.app`;
+}
+
 function membersWith(run: StackRun, type: string, match: (p: Props) => boolean): string[] {
   return ofType(run, type).map(props).filter(match).map((p) => p.member as string);
 }
@@ -49,8 +54,8 @@ describe('infra: the Pulumi program under mocks', () => {
     const subscription = byName(run, SUBSCRIPTION, topology.pushSubscription);
     const scraper = fn(run, 'scrapeArticle');
     assert.equal(subscription.topic, `projects/${PROJECT}/topics/${topology.topic}`);
-    assert.equal(subscription.pushConfig.pushEndpoint, scraper.serviceConfig.uri);
-    assert.equal(subscription.pushConfig.oidcToken.audience, scraper.serviceConfig.uri);
+    assert.equal(subscription.pushConfig.pushEndpoint, pushUrl(scraper));
+    assert.equal(subscription.pushConfig.oidcToken.audience, pushUrl(scraper));
     const pushAccount = subscription.pushConfig.oidcToken.serviceAccountEmail as string;
     assert.equal(pushAccount, `pubsub-push@${PROJECT}.iam.gserviceaccount.com`);
     assert.deepEqual(invokersOf(run, scraper), [`serviceAccount:${pushAccount}`]);
@@ -60,8 +65,8 @@ describe('infra: the Pulumi program under mocks', () => {
     const subscription = byName(run, SUBSCRIPTION, topology.delaySubscription);
     const recorder = fn(run, 'recordDeadLetter');
     assert.equal(subscription.topic, `projects/${PROJECT}/topics/${topology.delayTopic}`);
-    assert.equal(subscription.pushConfig.pushEndpoint, recorder.serviceConfig.uri);
-    assert.equal(subscription.pushConfig.oidcToken.audience, recorder.serviceConfig.uri);
+    assert.equal(subscription.pushConfig.pushEndpoint, pushUrl(recorder));
+    assert.equal(subscription.pushConfig.oidcToken.audience, pushUrl(recorder));
     assert.deepEqual(subscription.retryPolicy, {
       minimumBackoff: `${topology.delayBackoff.production.minimumBackoffSeconds}s`,
       maximumBackoff: `${topology.delayBackoff.production.maximumBackoffSeconds}s`,
@@ -73,8 +78,8 @@ describe('infra: the Pulumi program under mocks', () => {
     const subscription = byName(run, SUBSCRIPTION, topology.deadLetterSubscription);
     const recorder = fn(run, 'recordDeadLetter');
     assert.equal(subscription.topic, `projects/${PROJECT}/topics/${topology.deadLetterTopic}`);
-    assert.equal(subscription.pushConfig.pushEndpoint, recorder.serviceConfig.uri);
-    assert.equal(subscription.pushConfig.oidcToken.audience, recorder.serviceConfig.uri);
+    assert.equal(subscription.pushConfig.pushEndpoint, pushUrl(recorder));
+    assert.equal(subscription.pushConfig.oidcToken.audience, pushUrl(recorder));
     assert.equal(subscription.deadLetterPolicy, undefined);
     assert.deepEqual(invokersOf(run, recorder), [`serviceAccount:pubsub-push@${PROJECT}.iam.gserviceaccount.com`]);
     const audit = byName(run, SUBSCRIPTION, `${topology.deadLetterTopic}-audit`);
@@ -174,6 +179,26 @@ describe('infra: the Pulumi program under mocks', () => {
     assert.deepEqual(invokersOf(open, fn(open, 'api')), ['allUsers']);
     const publicBindings = open.resources.filter((resource) => (resource.properties as Props).member === 'allUsers');
     assert.equal(publicBindings.length, 1);
+  });
+
+  it('has each push function verify the tokens its subscriptions sign: its audience and the push account; the API gets its public URL', () => {
+    for (const [entryPoint, subscriptions] of [
+      ['scrapeArticle', [topology.pushSubscription]],
+      ['recordDeadLetter', [topology.deadLetterSubscription, topology.delaySubscription]],
+    ] as const) {
+      const f = fn(run, entryPoint);
+      const push = parseConfig(f.serviceConfig.environmentVariables).push;
+      assert.ok(push, `${entryPoint} verifies pushes`);
+      for (const name of subscriptions) {
+        const oidcToken = byName(run, SUBSCRIPTION, name).pushConfig.oidcToken;
+        assert.equal(push.audience, oidcToken.audience, name);
+        assert.equal(push.serviceAccount, oidcToken.serviceAccountEmail, name);
+      }
+      assert.equal(push.jwksUrl, 'https://www.googleapis.com/oauth2/v3/certs');
+    }
+    const api = parseConfig(fn(run, 'api').serviceConfig.environmentVariables);
+    assert.equal(api.push, null);
+    assert.equal(api.api.publicBaseUrl, `https://${REGION}-${PROJECT}.cloudfunctions.net/${fn(run, 'api').name}`);
   });
 
   it('gives the functions the environment parseConfig reads, without the local-only network switch', async () => {
