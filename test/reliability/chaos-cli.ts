@@ -8,7 +8,7 @@ import { formatReport, fullRun, runChaos, scraperPlacement, type Disturbance } f
 import { scraperCrash, scraperFreeze, storageOutage } from './disturbances';
 
 const usage = `usage: npm run chaos -- [options]
-Every run includes a rate-limiting host (2 % of the pages: 429 or 503 with Retry-After for its first 3 s).
+Every run includes a rate-limiting host (2 % of the pages; a quarter of its requests, the first, answered 429 or 503 with Retry-After).
   --urls N            distinct URLs (default ${fullRun.urls})
   --seed N            chooses every page's behaviour (default ${fullRun.seed})
   --portfolio-size N  URLs per POST /portfolios (default ${fullRun.portfolioSize})

@@ -12,8 +12,8 @@
  * is ever looked up in real DNS. With `hosts: 0` the URLs use `127.0.0.1` itself.
  *
  * The `rate-limited` pages live on a host of their own (another port of 127.0.0.1, so the scraper's
- * per-host breaker closes only it): for its first `limitWindowMs` every request is answered 429 (or
- * 503) with a Retry-After naming the rest of that time, then its pages are articles. The site counts
+ * per-host breaker closes only it): its first `limitedRequests` requests are answered 429 (or 503)
+ * with `Retry-After: 1`, then its pages are articles. The site counts
  * any request to a page that comes before the Retry-After it gave that page.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -95,10 +95,10 @@ export interface FaultSiteOptions {
   /** Fractions of pages per category; the rest are healthy. Default 0.2 / 0.05 / 0.02 / 0.02 (rateLimited 0 when a mix leaves it out). */
   mix?: { transient: number; permanent: number; never: number; rateLimited?: number };
   /**
-   * How long the rate-limiting host limits, from its first request: meanwhile every request to it is
-   * answered 429 (or 503) with a Retry-After naming the rest of that time. Default 3,000 ms.
+   * How many requests the rate-limiting host answers 429 (or 503) with `Retry-After: 1` before it
+   * serves its pages: default a quarter of its pages (at least one).
    */
-  limitWindowMs?: number;
+  limitedRequests?: number;
   /**
    * Most failures of a transient page before it recovers; must stay below the subscription's max
    * delivery attempts (default 5) or a "transient" page would be dead-lettered. Default 3.
@@ -125,7 +125,7 @@ export interface FaultSite {
   /** Requests to a page that arrived before the Retry-After the site had given that page ran out. */
   earlyRequests(url: string): number;
   /** The rate-limiting host (its own port, so its own host for the scraper's per-host breaker). */
-  limiter: { origin: string; requests(): number; limitedAnswers(): number; windowMs: number };
+  limiter: { origin: string; requests(): number; limitedAnswers(): number; limitedRequests: number };
   /** Resolves the site's host names to 127.0.0.1 and refuses every other name (ENOTFOUND). */
   resolver(hostname: string): Promise<string[]>;
   /** Pages per category, for reports. */
@@ -297,7 +297,6 @@ interface PageState {
 /** Starts the site on a free loopback port. */
 export async function startFaultSite(options: FaultSiteOptions): Promise<FaultSite> {
   const mix = options.mix ?? { transient: 0.2, permanent: 0.05, never: 0.02, rateLimited: 0.02 };
-  const limitWindowMs = options.limitWindowMs ?? 3_000;
   const maxTransientFailures = options.maxTransientFailures ?? 3;
   const hostCount = options.hosts ?? 8;
   const slowMs = options.slowMs ?? 300;
@@ -308,8 +307,8 @@ export async function startFaultSite(options: FaultSiteOptions): Promise<FaultSi
   const sockets = new Set<Socket>();
   const byPath = new Map<string, PageState>();
   let total = 0;
-  // The rate-limiting host: limits from its first request for limitWindowMs.
-  let limitingSince: number | null = null;
+  // The rate-limiting host: answers its first limitedRequests requests 429/503 (set once the pages are made).
+  let limitCount = 0;
   let limiterRequests = 0;
   let limitedAnswers = 0;
 
@@ -411,14 +410,10 @@ export async function startFaultSite(options: FaultSiteOptions): Promise<FaultSi
         return fail(res, req, 'hang');
       case 'limited-429':
       case 'limited-503': {
-        const now = Date.now();
-        limitingSince ??= now;
-        const left = limitingSince + limitWindowMs - now;
-        if (left <= 0) return sendArticle(state, res, 'ok');
-        const seconds = Math.max(1, Math.ceil(left / 1000));
-        state.notBefore = now + seconds * 1000;
+        if (limitedAnswers >= limitCount) return sendArticle(state, res, 'ok');
+        state.notBefore = Date.now() + 1000;
         limitedAnswers += 1;
-        return void res.writeHead(page.kind === 'limited-429' ? 429 : 503, { 'content-type': 'text/plain', 'retry-after': String(seconds) }).end('slow down');
+        return void res.writeHead(page.kind === 'limited-429' ? 429 : 503, { 'content-type': 'text/plain', 'retry-after': '1' }).end('slow down');
       }
     }
   }
@@ -481,6 +476,8 @@ export async function startFaultSite(options: FaultSiteOptions): Promise<FaultSi
     return page;
   });
   const byUrl = new Map(pages.map((page) => [page.url, page]));
+  const limitedPages = pages.filter((page) => page.category === 'rate-limited').length;
+  limitCount = options.limitedRequests ?? (limitedPages === 0 ? 0 : Math.max(1, Math.ceil(limitedPages / 4)));
 
   let stopped: Promise<void> | null = null;
   return {
@@ -496,7 +493,7 @@ export async function startFaultSite(options: FaultSiteOptions): Promise<FaultSi
       const page = byUrl.get(url);
       return page ? (byPath.get(page.path)?.early ?? 0) : 0;
     },
-    limiter: { origin: limiterOrigin, requests: () => limiterRequests, limitedAnswers: () => limitedAnswers, windowMs: limitWindowMs },
+    limiter: { origin: limiterOrigin, requests: () => limiterRequests, limitedAnswers: () => limitedAnswers, limitedRequests: limitCount },
     resolver: async (hostname) => {
       if (/^s\d+\.fault\.test\.?$/.test(hostname)) return ['127.0.0.1'];
       throw Object.assign(new Error(`${hostname} is not a fault-site name`), { code: 'ENOTFOUND' });

@@ -140,10 +140,20 @@ export class ExtractPool {
   private run(slot: Slot, job: Job): void {
     slot.job = job;
     slot.worker.ref();
-    slot.timer = setTimeout(() => {
+    // The deadline counts time this process ran, in ticks: a tick that comes far later than asked (the
+    // instance was frozen, SIGSTOP, or starved of CPU, and the worker with it) counts as one tick. A
+    // plain timer fired at once after a 60 s freeze and failed a healthy page `page-too-complex`.
+    const tickMs = Math.min(250, this.options.deadlineMs);
+    let counted = 0;
+    let last = performance.now();
+    slot.timer = setInterval(() => {
+      const now = performance.now();
+      counted += Math.min(now - last, tickMs);
+      last = now;
+      if (counted < this.options.deadlineMs - 1) return;
       this.replace(slot);
       job.reject(new PageTooComplex('time', this.options.deadlineMs));
-    }, this.options.deadlineMs);
+    }, tickMs);
     slot.worker.postMessage(job.request);
   }
 

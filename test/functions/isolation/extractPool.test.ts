@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { ExtractPool } from '../../../functions/src/isolation/extractPool';
 import { PageTooComplex } from '../../../functions/src/isolation/parseBudget';
 
@@ -44,6 +47,33 @@ describe('ExtractPool', function () {
       assert.equal((await roomy.extract(SMALL, 'https://example.com/a')).title, 'Small');
     } finally {
       await roomy.close();
+    }
+  });
+
+  it('does not count time the instance was frozen (SIGSTOP) toward the deadline', async function () {
+    this.timeout(90_000);
+    const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'frozen-pool.child.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const lines: string[] = [];
+      let seen: () => void = () => undefined;
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        lines.push(line);
+        seen();
+      });
+      const line = (index: number): Promise<string> =>
+        new Promise((resolve) => {
+          const check = (): void => (lines.length > index ? resolve(lines[index] as string) : undefined);
+          seen = check;
+          check();
+        });
+      assert.equal(await line(0), 'extracting');
+      // Frozen longer than the 6 s deadline while its worker has a page of a second or more to go.
+      child.kill('SIGSTOP');
+      await new Promise((resolve) => setTimeout(resolve, 8_000));
+      child.kill('SIGCONT');
+      assert.equal(await line(1), 'ok', 'the page was refused as too complex after the freeze');
+    } finally {
+      child.kill('SIGKILL');
     }
   });
 
