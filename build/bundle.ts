@@ -5,7 +5,8 @@
  *
  *   npx tsx build/bundle.ts [outDir]       (default dist/deploy; `npm run build` runs it)
  *
- * Writes `<outDir>/<target>/index.js` and `<outDir>/<target>/bundled.json`: every
+ * Writes `<outDir>/<target>/index.js`, its code-cache preload `compileCache.js` and warm-up
+ * `warmup.js` (functions/src/coldstart/), and `<outDir>/<target>/bundled.json`: every
  * package inlined into the bundle with the version installed in node_modules, which infra/ checks
  * against package-lock.json, so a bundle built from anything but the locked tree is not deployed.
  */
@@ -42,6 +43,11 @@ export interface BundleManifest {
 }
 
 const ROOT = path.resolve(__dirname, '..');
+
+/** Each archive's files: the function, the code-cache preload (NODE_OPTIONS --require) and the `gcp-build` warm-up. */
+export const ENTRY_FILE = 'index.js';
+export const PRELOAD_FILE = 'compileCache.js';
+export const WARMUP_FILE = 'warmup.js';
 
 /** `…/node_modules/a/node_modules/@s/b/lib/x.js` → `node_modules/a/node_modules/@s/b`. */
 export function packageLocation(input: string): string | undefined {
@@ -97,13 +103,11 @@ export async function bundleFunctions(outDir: string): Promise<BundleManifest[]>
   const runtime = new Set(runtimeClosure(lock, Object.keys(rootPackage.dependencies ?? {})));
   const external = externalPackages(lock, Object.keys(rootPackage.dependencies ?? {}));
   const manifests: BundleManifest[] = [];
-  for (const target of DEPLOYED_TARGETS) {
-    const dir = path.join(outDir, target);
-    mkdirSync(dir, { recursive: true });
-    const result = await build({
+  const bundleOne = (entry: string, outfile: string): Promise<{ metafile: Metafile }> =>
+    build({
       absWorkingDir: ROOT,
-      entryPoints: [`functions/src/entry/${target}.ts`],
-      outfile: path.join(dir, 'index.js'),
+      entryPoints: [entry],
+      outfile,
       bundle: true,
       platform: 'node',
       target: 'node20',
@@ -112,30 +116,25 @@ export async function bundleFunctions(outDir: string): Promise<BundleManifest[]>
       // the logs still names functions (no source map is shipped: Node would not read it).
       minifyWhitespace: true,
       minifySyntax: true,
+      // `import()` becomes `require()`: a module that calls import() cannot use the code cache (functions/src/coldstart/compileCache.ts).
+      supported: { 'dynamic-import': false },
       external,
       plugins: [runtimeTreeOnly(runtime)],
       metafile: true,
       logLevel: 'warning',
       legalComments: 'none',
     });
+  for (const target of DEPLOYED_TARGETS) {
+    const dir = path.join(outDir, target);
+    mkdirSync(dir, { recursive: true });
+    const result = await bundleOne(`functions/src/entry/${target}.ts`, path.join(dir, ENTRY_FILE));
+    // The code cache every instance preloads, and the build-time warm-up that writes it (functions/src/coldstart/).
+    await bundleOne('functions/src/coldstart/preload.ts', path.join(dir, PRELOAD_FILE));
+    await bundleOne('functions/src/coldstart/warmup.ts', path.join(dir, WARMUP_FILE));
     if (target === 'scrapeArticle') {
       // The scraper's extraction worker thread (functions/src/isolation/extractPool.ts) loads this
       // file from beside the bundle: a bundle of its own, as the worker runs in a fresh isolate.
-      await build({
-        absWorkingDir: ROOT,
-        entryPoints: ['functions/src/isolation/extractWorker.ts'],
-        outfile: path.join(dir, 'extractWorker.js'),
-        bundle: true,
-        platform: 'node',
-        target: 'node20',
-        format: 'cjs',
-        minifyWhitespace: true,
-        minifySyntax: true,
-        external,
-        plugins: [runtimeTreeOnly(runtime)],
-        logLevel: 'warning',
-        legalComments: 'none',
-      });
+      await bundleOne('functions/src/isolation/extractWorker.ts', path.join(dir, 'extractWorker.js'));
     }
     const manifest: BundleManifest = { target, bundled: bundledPackages(result.metafile), external };
     writeFileSync(path.join(dir, 'bundled.json'), `${JSON.stringify(manifest, null, 2)}\n`);

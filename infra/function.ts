@@ -7,6 +7,7 @@ import * as gcp from '@pulumi/gcp';
 import * as pulumi from '@pulumi/pulumi';
 import type { FunctionSizing } from './settings';
 import { RUNTIME } from './runtime';
+import { NODE_OPTIONS } from './source';
 
 /**
  * Options of this program's components. `dependsOn` is a plain list because each component hands
@@ -94,7 +95,8 @@ export class FunctionService extends pulumi.ComponentResource {
         },
         serviceConfig: {
           serviceAccountEmail: this.serviceAccount.email,
-          environmentVariables: args.environment,
+          // NODE_OPTIONS preloads the code cache the archive's gcp-build wrote (infra/source.ts).
+          environmentVariables: { ...args.environment, NODE_OPTIONS },
           availableMemory: args.sizing.memory,
           // Concurrency above 1 requires at least one whole vCPU; fetching and parsing pages also
           // wants it.

@@ -1,6 +1,6 @@
 /**
  * The source archive of each function: its own bundle (`npm run build` → build/bundle.ts writes
- * `dist/deploy/<entryPoint>/`), plus a production package.json and package-lock.json for what the
+ * `dist/deploy/<entryPoint>/`, with the code-cache preload and its build-time warm-up), plus a production package.json and package-lock.json for what the
  * bundle does not inline (functions-framework, which the buildpack starts). Cloud Build installs
  * that with `npm ci`, because a lockfile is present; the bundle's inlined packages are checked
  * against package-lock.json here. So what runs is, package for package, the tree the tests ran on.
@@ -9,13 +9,26 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
+import { ENTRY_FILE, PRELOAD_FILE, WARMUP_FILE } from '../build/bundle';
 import type { EntryPoint } from './function';
 import { lockedVersion, LockfileError, productionLockfile, type LockFile } from './lockfile';
 import { NODE_MAJOR } from './runtime';
 import { InfraError } from './settings';
 
 /** The module the runtime loads, inside each archive: the function's bundle. */
-export const ENTRY_MODULE = 'index.js';
+export const ENTRY_MODULE = ENTRY_FILE;
+
+/**
+ * Where the buildpack puts the archive's files in the image: the deployed app's directory, where
+ * functions-framework runs from.
+ */
+export const APP_DIR = '/workspace';
+
+/**
+ * Every instance preloads the code cache (functions/src/coldstart/) before functions-framework, so a
+ * cold start loads compiled code; `gcp-build` (below) writes the cache.
+ */
+export const NODE_OPTIONS = `--require=${APP_DIR}/${PRELOAD_FILE}`;
 
 /** What build/bundle.ts writes next to each bundle (see BundleManifest there). */
 export const BUNDLE_MANIFEST = 'bundled.json';
@@ -52,15 +65,22 @@ export interface ProductionManifest {
   main: string;
   engines: { node: string };
   dependencies: Record<string, string>;
+  scripts?: { 'gcp-build': string };
 }
 
 /**
  * The package.json deployed with the code: the packages `installed` at run time (default: every
  * runtime dependency), each pinned to the version the tests ran with (taken from
- * package-lock.json; a dependency the lock lacks throws), and no scripts — a `build` script would
- * make Cloud Build try to compile sources the archive does not contain.
+ * package-lock.json; a dependency the lock lacks throws). Its one script is the `gcp-build` of
+ * `warmUp`'s archive, which Cloud Build runs after `npm ci` (and instead of `build`, which would try to
+ * compile sources the archive does not contain): the warm-up that writes the code cache.
  */
-export function productionManifest(rootPackage: PackageFile, lock: LockFile, installed: string[] = Object.keys(rootPackage.dependencies ?? {})): ProductionManifest {
+export function productionManifest(
+  rootPackage: PackageFile,
+  lock: LockFile,
+  installed: string[] = Object.keys(rootPackage.dependencies ?? {}),
+  warmUp?: EntryPoint,
+): ProductionManifest {
   const dependencies: Record<string, string> = {};
   for (const name of installed) {
     if (!(name in (rootPackage.dependencies ?? {}))) throw new LockfileError(`${name} is installed at run time but is not a runtime dependency in package.json`);
@@ -73,6 +93,7 @@ export function productionManifest(rootPackage: PackageFile, lock: LockFile, ins
     main: ENTRY_MODULE,
     engines: { node: `${NODE_MAJOR}.x` },
     dependencies,
+    ...(warmUp === undefined ? {} : { scripts: { 'gcp-build': `node ${WARMUP_FILE} ${warmUp}` } }),
   };
 }
 
@@ -151,7 +172,7 @@ export function prepareSource(repoRoot: string, buildDir: string, entryPoint: En
     const lock = JSON.parse(readFileSync(lockPath, 'utf8')) as LockFile;
     const bundle = JSON.parse(readFileSync(path.join(bundleDir, BUNDLE_MANIFEST), 'utf8')) as BundleManifest;
     checkBundledVersions(bundle.bundled, lock);
-    manifest = productionManifest(rootPackage, lock, bundle.external);
+    manifest = productionManifest(rootPackage, lock, bundle.external, entryPoint);
     lockfile = productionLockfileText(manifest, lock);
   } catch (error) {
     if (!(error instanceof LockfileError || error instanceof SyntaxError)) throw error;

@@ -222,6 +222,14 @@ export const EXTRACT_AND_WRITE_RESERVE_MS = 10_000;
 export const DEFAULT_USER_AGENT =
   'PortfolioScraper/0.1 (+https://github.com/portfolio-scraper/portfolio-scraper; builds article portfolios on request)';
 
+/**
+ * `COMPILE_CACHE=write`: set only by the build-time warm-up (coldstart/warmup.ts), which asks the
+ * preloaded code cache to record what it compiles and store it on SIGTERM. Anything else: read it.
+ */
+export function compileCacheMode(env: Env = process.env): 'read' | 'write' {
+  return present(env, 'COMPILE_CACHE') === 'write' ? 'write' : 'read';
+}
+
 /** Reads and validates the environment. Throws `ConfigError` naming the first bad variable. */
 export function parseConfig(env: Env = process.env): Config {
   const projectId = present(env, 'GOOGLE_CLOUD_PROJECT') ?? present(env, 'GCLOUD_PROJECT') ?? 'local-project';

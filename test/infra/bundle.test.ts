@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { Firestore } from '@google-cloud/firestore';
 import { PubSub } from '@google-cloud/pubsub';
-import { bundleFunctions, DEPLOYED_TARGETS, type BundleManifest } from '../../build/bundle';
+import { bundleFunctions, DEPLOYED_TARGETS, PRELOAD_FILE, WARMUP_FILE, type BundleManifest } from '../../build/bundle';
+import { CACHE_DIR_NAME } from '../../functions/src/coldstart/compileCache';
 import { startEmulators, type RunningEmulators } from '../../emulator';
 import { collections, topology } from '../../functions/src/topology';
 import { canonicalizeUrl } from '../../functions/src/urls';
@@ -84,9 +86,27 @@ describe('deploy bundles (build/bundle.ts): what each function deploys', functio
     const envelope = (data: unknown, attributes: Record<string, string> = {}): string =>
       JSON.stringify({ subscription: 'projects/p/subscriptions/s', message: { data: Buffer.from(JSON.stringify(data)).toString('base64'), attributes, messageId: '1', publishTime: new Date().toISOString() } });
 
-    it('api accepts a portfolio; scrapeArticle scrapes and stores a page; recordDeadLetter marks one failed', async () => {
+    it('runs the archive\'s gcp-build, which writes a code cache of what a cold start loads, without a backend', async () => {
+      for (const target of DEPLOYED_TARGETS) {
+        const assets = (await prepareSource(ROOT, BUILD, target).archive.assets) as Record<string, { text?: Promise<string> }>;
+        const manifest = JSON.parse((await assets['package.json']!.text)!) as { scripts: Record<string, string> };
+        assert.equal(manifest.scripts['gcp-build'], `node ${WARMUP_FILE} ${target}`);
+        assert.ok(assets[PRELOAD_FILE] && assets[WARMUP_FILE], `${target}'s archive carries the preload and the warm-up`);
+        // As Cloud Build runs it: in the app's directory, with no emulator or project in the environment.
+        const [command, ...args] = manifest.scripts['gcp-build'].split(' ');
+        const build = spawnSync(command === 'node' ? process.execPath : command!, args, { cwd: path.join(BUILD, 'deploy', target), encoding: 'utf8', env: { PATH: process.env.PATH ?? '' }, timeout: 60_000 });
+        assert.equal(build.status, 0, build.stderr);
+        assert.match(build.stdout, /^compile cache written: /, build.stdout);
+        const written = /"written":\{"modules":(\d+)/.exec(build.stdout);
+        assert.ok(written && Number(written[1]) > 50, `${target}: ${build.stdout}`);
+        assert.equal(readdirSync(path.join(BUILD, 'deploy', target, CACHE_DIR_NAME)).length, Number(written[1]));
+      }
+    });
+
+    it('with the cache preloaded as infra sets NODE_OPTIONS: api accepts a portfolio; scrapeArticle scrapes and stores a page; recordDeadLetter marks one failed', async () => {
       const bundle = (target: string): string => path.join(BUILD, 'deploy', target, 'index.js');
-      await coldStart({ source: bundle('api'), target: 'api', env, request: { path: '/portfolios', body: JSON.stringify({ urls: [site.url('articles', 1)] }), expectStatus: 202 } });
+      const deployed = (target: string): Record<string, string> => ({ ...env, NODE_OPTIONS: `--require=${path.join(BUILD, 'deploy', target, PRELOAD_FILE)}` });
+      await coldStart({ source: bundle('api'), target: 'api', env: deployed('api'), request: { path: '/portfolios', body: JSON.stringify({ urls: [site.url('articles', 1)] }), expectStatus: 202 } });
       const portfolios = await firestore.collection(`${prefix}${collections.portfolios}`).get();
       assert.equal(portfolios.size, 1);
 
@@ -96,7 +116,7 @@ describe('deploy bundles (build/bundle.ts): what each function deploys', functio
         return { url: site.url('articles', n), canonicalUrl: canonical.canonicalUrl, urlKey: canonical.urlKey, portfolioId: 'p1' };
       };
       const scraped = message(2);
-      await coldStart({ source: bundle('scrapeArticle'), target: 'scrapeArticle', env, request: { path: '/', body: envelope(scraped), expectStatus: 204 } });
+      await coldStart({ source: bundle('scrapeArticle'), target: 'scrapeArticle', env: deployed('scrapeArticle'), request: { path: '/', body: envelope(scraped), expectStatus: 204 } });
       const article = (await firestore.collection(`${prefix}${collections.articles}`).doc(scraped.urlKey).get()).data();
       assert.equal(article?.status, 'done');
       assert.equal(article?.title, site.expected(2).title);
@@ -107,7 +127,7 @@ describe('deploy bundles (build/bundle.ts): what each function deploys', functio
       await coldStart({
         source: bundle('recordDeadLetter'),
         target: 'recordDeadLetter',
-        env,
+        env: deployed('recordDeadLetter'),
         request: { path: '/', body: envelope(dead, { CloudPubSubDeadLetterSourceDeliveryCount: '5' }), expectStatus: 204 },
       });
       const failed = (await firestore.collection(`${prefix}${collections.articles}`).doc(dead.urlKey).get()).data();

@@ -158,6 +158,8 @@ describe('infra: source archive', () => {
       const manifest = JSON.parse((await assets['package.json']!.text)!) as ReturnType<typeof productionManifest>;
       assert.deepEqual(Object.keys(manifest.dependencies), ['@google-cloud/functions-framework']);
       assert.equal(manifest.main, 'index.js');
+      // Cloud Build runs it after npm ci: the warm-up that writes the code cache (test/infra/bundle.test.ts runs it).
+      assert.deepEqual(manifest.scripts, { 'gcp-build': 'node warmup.js scrapeArticle' });
       const lock = JSON.parse(readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')) as LockFile;
       assert.equal(await assets['package-lock.json']!.text, productionLockfileText(manifest, lock));
       const deployed = JSON.parse((await assets['package-lock.json']!.text)!) as LockFile;

@@ -206,6 +206,8 @@ describe('infra: the Pulumi program under mocks', () => {
     for (const f of ofType(custom, FUNCTION).map(props)) {
       const env = f.serviceConfig.environmentVariables as Record<string, string>;
       assert.ok(!('ALLOW_PRIVATE_NETWORKS' in env));
+      // Every instance preloads the code cache its archive's gcp-build wrote, from the app directory.
+      assert.equal(env.NODE_OPTIONS, '--require=/workspace/compileCache.js');
       const config = parseConfig(env);
       assert.equal(config.projectId, PROJECT);
       assert.equal(config.topic, topology.topic);
