@@ -5,7 +5,7 @@
  *
  *   npx tsx build/bundle.ts [outDir]       (default dist/deploy; `npm run build` runs it)
  *
- * Writes `<outDir>/<target>/index.js`, its code-cache preload `compileCache.js` and warm-up
+ * Writes `<outDir>/<target>/index.cjs`, its code-cache preload `compileCache.js` and warm-up
  * `warmup.js` (functions/src/coldstart/), and `<outDir>/<target>/bundled.json`: every
  * package inlined into the bundle with the version installed in node_modules, which infra/ checks
  * against package-lock.json, so a bundle built from anything but the locked tree is not deployed.
@@ -13,7 +13,10 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { build, type Metafile, type Plugin } from 'esbuild';
+import { ENTRY_FILE, PRELOAD_FILE, WARMUP_FILE } from '../functions/src/coldstart/files';
 import { runtimeClosure, type LockFile } from '../infra/lockfile';
+
+export { ENTRY_FILE, PRELOAD_FILE, WARMUP_FILE };
 
 /** The three deployed functions (the entry point name each registers). */
 export const DEPLOYED_TARGETS = ['api', 'scrapeArticle', 'recordDeadLetter'] as const;
@@ -44,10 +47,6 @@ export interface BundleManifest {
 
 const ROOT = path.resolve(__dirname, '..');
 
-/** Each archive's files: the function, the code-cache preload (NODE_OPTIONS --require) and the `gcp-build` warm-up. */
-export const ENTRY_FILE = 'index.js';
-export const PRELOAD_FILE = 'compileCache.js';
-export const WARMUP_FILE = 'warmup.js';
 
 /** `…/node_modules/a/node_modules/@s/b/lib/x.js` → `node_modules/a/node_modules/@s/b`. */
 export function packageLocation(input: string): string | undefined {
@@ -147,7 +146,7 @@ if (require.main === module) {
   const outDir = path.resolve(process.argv[2] ?? path.join(ROOT, 'dist', 'deploy'));
   bundleFunctions(outDir).then(
     (manifests) => {
-      for (const manifest of manifests) console.log(`${manifest.target}: ${Object.keys(manifest.bundled).length} packages inlined → ${path.relative(process.cwd(), path.join(outDir, manifest.target, 'index.js'))}`);
+      for (const manifest of manifests) console.log(`${manifest.target}: ${Object.keys(manifest.bundled).length} packages inlined → ${path.relative(process.cwd(), path.join(outDir, manifest.target, ENTRY_FILE))}`);
     },
     (error: unknown) => {
       console.error(error instanceof Error ? error.message : error);

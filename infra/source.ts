@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
-import { ENTRY_FILE, PRELOAD_FILE, WARMUP_FILE } from '../build/bundle';
+import { ENTRY_FILE, PRELOAD_FILE, WARMUP_FILE } from '../functions/src/coldstart/files';
 import type { EntryPoint } from './function';
 import { lockedVersion, LockfileError, productionLockfile, type LockFile } from './lockfile';
 import { NODE_MAJOR } from './runtime';

@@ -4,7 +4,7 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { Firestore } from '@google-cloud/firestore';
 import { PubSub } from '@google-cloud/pubsub';
-import { bundleFunctions, DEPLOYED_TARGETS, PRELOAD_FILE, WARMUP_FILE, type BundleManifest } from '../../build/bundle';
+import { bundleFunctions, DEPLOYED_TARGETS, ENTRY_FILE, PRELOAD_FILE, WARMUP_FILE, type BundleManifest } from '../../build/bundle';
 import { CACHE_DIR_NAME } from '../../functions/src/coldstart/compileCache';
 import { startEmulators, type RunningEmulators } from '../../emulator';
 import { collections, topology } from '../../functions/src/topology';
@@ -104,7 +104,7 @@ describe('deploy bundles (build/bundle.ts): what each function deploys', functio
     });
 
     it('with the cache preloaded as infra sets NODE_OPTIONS: api accepts a portfolio; scrapeArticle scrapes and stores a page; recordDeadLetter marks one failed', async () => {
-      const bundle = (target: string): string => path.join(BUILD, 'deploy', target, 'index.js');
+      const bundle = (target: string): string => path.join(BUILD, 'deploy', target, ENTRY_FILE);
       const deployed = (target: string): Record<string, string> => ({ ...env, NODE_OPTIONS: `--require=${path.join(BUILD, 'deploy', target, PRELOAD_FILE)}` });
       await coldStart({ source: bundle('api'), target: 'api', env: deployed('api'), request: { path: '/portfolios', body: JSON.stringify({ urls: [site.url('articles', 1)] }), expectStatus: 202 } });
       const portfolios = await firestore.collection(`${prefix}${collections.portfolios}`).get();

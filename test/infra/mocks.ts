@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
 import type { CapturedResource } from '../../infra/policies';
+import { ENTRY_FILE } from '../../functions/src/coldstart/files';
 
 export const PROJECT = 'portfolio-prod-1';
 export const PROJECT_NUMBER = '123456789012';
@@ -125,7 +126,7 @@ export function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
 }
 
 /**
- * A stand-in for `npm run build` output: `deploy/<entryPoint>/index.js` and its `bundled.json` (which
+ * A stand-in for `npm run build` output: `deploy/<entryPoint>/index.cjs` and its `bundled.json` (which
  * inlines nothing and installs functions-framework) for each function.
  */
 export class FakeBuild {
@@ -139,7 +140,7 @@ export class FakeBuild {
   write(entrySource: string, entryPoint = 'api', bundled: Record<string, string> = {}): void {
     const dir = path.join(this.dir, 'deploy', entryPoint);
     mkdirSync(dir, { recursive: true });
-    writeFileSync(path.join(dir, 'index.js'), entrySource);
+    writeFileSync(path.join(dir, ENTRY_FILE), entrySource);
     writeFileSync(path.join(dir, 'bundled.json'), JSON.stringify({ target: entryPoint, bundled, external: ['@google-cloud/functions-framework'] }));
   }
 

@@ -75,7 +75,7 @@ describe('infra: source archive', () => {
       name: 'portfolio-scraper-functions',
       version: '1.2.3',
       private: true,
-      main: 'index.js',
+      main: 'index.cjs',
       engines: { node: '22.x' },
       dependencies: { undici: '7.30.9', cheerio: '1.2.0' },
     });
@@ -154,10 +154,10 @@ describe('infra: source archive', () => {
       const source = prepareSource(ROOT, build.dir, 'scrapeArticle');
       assert.match(source.objectName, /^scrapeArticle-[0-9a-f]{16}\.zip$/);
       const assets = (await source.archive.assets) as Record<string, { text?: Promise<string> }>;
-      assert.deepEqual(Object.keys(assets).sort(), ['bundled.json', 'index.js', 'package-lock.json', 'package.json']);
+      assert.deepEqual(Object.keys(assets).sort(), ['bundled.json', 'index.cjs', 'package-lock.json', 'package.json']);
       const manifest = JSON.parse((await assets['package.json']!.text)!) as ReturnType<typeof productionManifest>;
       assert.deepEqual(Object.keys(manifest.dependencies), ['@google-cloud/functions-framework']);
-      assert.equal(manifest.main, 'index.js');
+      assert.equal(manifest.main, 'index.cjs');
       // Cloud Build runs it after npm ci: the warm-up that writes the code cache (test/infra/bundle.test.ts runs it).
       assert.deepEqual(manifest.scripts, { 'gcp-build': 'node warmup.js scrapeArticle' });
       const lock = JSON.parse(readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')) as LockFile;

@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import * as path from 'node:path';
+import { ENTRY_FILE, PRELOAD_FILE } from './files';
 
 /** A request each function answers without Firestore or Pub/Sub, through the code its real requests run. */
 export const WARMUP_REQUESTS: Record<string, { path: string; body: string }> = {
@@ -43,11 +44,15 @@ function post(port: number, to: { path: string; body: string }): Promise<number>
 }
 
 /**
- * Runs the warm-up of `target` in `appDir` (which holds index.js, compileCache.js and node_modules)
+ * Runs the warm-up of `target` in `appDir` (which holds the bundle, the preload and, here or above, node_modules)
  * and resolves with the preload's report, or with the reason it could not.
  */
-export async function warmUp(appDir: string, target: string, opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<{ ok: boolean; report: string }> {
-  const warmupRequest = WARMUP_REQUESTS[target];
+export async function warmUp(
+  appDir: string,
+  target: string,
+  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; request?: { path: string; body: string } } = {},
+): Promise<{ ok: boolean; report: string }> {
+  const warmupRequest = opts.request ?? WARMUP_REQUESTS[target];
   if (warmupRequest === undefined) return { ok: false, report: `no warm-up request for ${target}` };
   let frameworkMain: string;
   try {
@@ -57,7 +62,7 @@ export async function warmUp(appDir: string, target: string, opts: { env?: NodeJ
     return { ok: false, report: 'functions-framework is not installed beside the function' };
   }
   const port = await freePort();
-  const child = spawn(process.execPath, ['--require', path.join(appDir, 'compileCache.js'), frameworkMain, `--target=${target}`, `--source=${appDir}`, `--port=${port}`, '--signature-type=http'], {
+  const child = spawn(process.execPath, ['--require', path.join(appDir, PRELOAD_FILE), frameworkMain, `--target=${target}`, `--source=${path.join(appDir, ENTRY_FILE)}`, `--port=${port}`, '--signature-type=http'], {
     cwd: appDir,
     env: { ...(opts.env ?? process.env), NODE_ENV: 'production', PORT: String(port), COMPILE_CACHE: 'write' },
     stdio: ['ignore', 'ignore', 'pipe'],
