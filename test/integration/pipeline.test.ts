@@ -4,10 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { memoryLogger } from '../../functions/src/log';
-import { canonicalizeUrl } from '../../functions/src/urls';
 import { startLocalStack, type LocalStack } from '../../emulator/stack';
 import { startArticleSite, type ArticleSite } from '../helpers/articleSite';
 import { forEachLane } from '../helpers/lanes';
+import { keyOf } from '../helpers/urls';
 
 const MAX_DELIVERY_ATTEMPTS = 5;
 
@@ -31,12 +31,6 @@ interface PortfolioView {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function keyOf(url: string): string {
-  const result = canonicalizeUrl(url);
-  assert.ok(result.ok);
-  return result.urlKey;
 }
 
 forEachLane('pipeline end to end', (lane) => {

@@ -6,19 +6,13 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { memoryLogger } from '../../functions/src/log';
-import { canonicalizeUrl } from '../../functions/src/urls';
 import { startLocalStack, type LocalStack } from '../../emulator/stack';
 import { pushBody, urlMessage } from '../functions/fakes';
 import { startArticleSite, type ArticleSite } from '../helpers/articleSite';
 import { forEachLane } from '../helpers/lanes';
+import { keyOf } from '../helpers/urls';
 
 const b64 = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
-
-function keyOf(url: string): string {
-  const result = canonicalizeUrl(url);
-  assert.ok(result.ok);
-  return result.urlKey;
-}
 
 forEachLane('push authentication', (lane) => {
   let stack: LocalStack;
