@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
-import { ENTRY_FILE, PRELOAD_FILE, WARMUP_FILE } from '../functions/src/coldstart/files';
+import { CACHE_DIR_NAME, ENTRY_FILE, PRELOAD_FILE, WARMUP_FILE } from '../functions/src/coldstart/files';
 import type { EntryPoint } from './function';
 import { lockedVersion, LockfileError, productionLockfile, type LockFile } from './lockfile';
 import { NODE_MAJOR } from './runtime';
@@ -123,9 +123,14 @@ export function productionLockfileText(manifest: ProductionManifest, lock: LockF
   return `${JSON.stringify(productionLockfile(lock, manifest), null, 2)}\n`;
 }
 
+/**
+ * The files of a bundle directory, but a code cache left there by a local warm-up: the cache must be
+ * written by Cloud Build's own Node.js (the archive's gcp-build), for the paths the function runs at.
+ */
 function listFiles(dir: string, prefix = ''): string[] {
   const files: string[] = [];
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (prefix === '' && entry.name === CACHE_DIR_NAME) continue;
     const relative = prefix === '' ? entry.name : `${prefix}/${entry.name}`;
     if (entry.isDirectory()) files.push(...listFiles(path.join(dir, entry.name), relative));
     else if (entry.isFile()) files.push(relative);

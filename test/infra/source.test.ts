@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import ts from 'typescript';
+import { CACHE_DIR_NAME } from '../../functions/src/coldstart/files';
 import { LockfileError, productionLockfile, runtimeClosure, type LockFile } from '../../infra/lockfile';
 import { checkBundledVersions, hashTree, prepareSource, productionManifest, productionPackageJson, productionLockfileText } from '../../infra/source';
 import { FakeBuild } from './mocks';
@@ -151,6 +152,9 @@ describe('infra: source archive', () => {
   it('puts the bundle, its package.json and its lockfile (functions-framework\'s tree only) in each function\'s archive', async () => {
     const build = new FakeBuild();
     try {
+      // A cache from a local warm-up is not shipped: Cloud Build writes the archive's own.
+      mkdirSync(path.join(build.dir, 'deploy', 'scrapeArticle', CACHE_DIR_NAME));
+      writeFileSync(path.join(build.dir, 'deploy', 'scrapeArticle', CACHE_DIR_NAME, 'stale'), 'x');
       const source = prepareSource(ROOT, build.dir, 'scrapeArticle');
       assert.match(source.objectName, /^scrapeArticle-[0-9a-f]{16}\.zip$/);
       const assets = (await source.archive.assets) as Record<string, { text?: Promise<string> }>;

@@ -13,9 +13,9 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import Module from 'node:module';
 import * as path from 'node:path';
 import * as vm from 'node:vm';
+import { CACHE_DIR_NAME } from './files';
 
-/** The directory of cached code, beside the preload in the deployed archive. */
-export const CACHE_DIR_NAME = '.compile-cache';
+export { CACHE_DIR_NAME };
 
 /** What the cache did in this process, for the warm-up's report and the tests. */
 export interface CompileCacheStats {

@@ -10,3 +10,5 @@ export const ENTRY_FILE = 'index.cjs';
 export const PRELOAD_FILE = 'compileCache.js';
 /** The warm-up the archive's `gcp-build` script runs (warmup.ts). */
 export const WARMUP_FILE = 'warmup.js';
+/** The code cache beside the preload, written by the warm-up at build time (never shipped from here). */
+export const CACHE_DIR_NAME = '.compile-cache';
