@@ -18,6 +18,11 @@ export interface GroupLimits {
   maxInFlight: number;
   /** Items per batch. */
   maxBatch: number;
+  /**
+   * How long a batch waits for company after its first call, unless it fills up first; unset: it
+   * goes out at once. For calls that come in bursts a few milliseconds apart and can afford to wait.
+   */
+  lingerMs?: number;
 }
 
 interface Pending<Item, Result> {
@@ -31,6 +36,7 @@ export function groupCalls<Item, Result>(run: BatchRunner<Item, Result>, limits:
   if (!(limits.maxInFlight >= 1 && limits.maxBatch >= 1)) throw new RangeError('groupCalls needs maxInFlight ≥ 1 and maxBatch ≥ 1.');
   const queue: Pending<Item, Result>[] = [];
   let inFlight = 0;
+  let lingering: NodeJS.Timeout | null = null;
 
   const settle = (batch: Pending<Item, Result>[], results: Result[]): void => {
     if (results.length !== batch.length) {
@@ -42,6 +48,11 @@ export function groupCalls<Item, Result>(run: BatchRunner<Item, Result>, limits:
   };
 
   const pump = (): void => {
+    if (lingering !== null && queue.length < limits.maxBatch) return;
+    if (lingering !== null) {
+      clearTimeout(lingering);
+      lingering = null;
+    }
     while (inFlight < limits.maxInFlight && queue.length > 0) {
       const batch = queue.splice(0, limits.maxBatch);
       inFlight += 1;
@@ -68,6 +79,13 @@ export function groupCalls<Item, Result>(run: BatchRunner<Item, Result>, limits:
   return (item) =>
     new Promise<Result>((resolve, reject) => {
       queue.push({ item, resolve, reject });
+      if (limits.lingerMs !== undefined && queue.length === 1 && lingering === null) {
+        lingering = setTimeout(() => {
+          lingering = null;
+          pump();
+        }, limits.lingerMs);
+        return;
+      }
       pump();
     });
 }

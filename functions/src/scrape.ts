@@ -410,6 +410,34 @@ function parkedElsewhere(current: ArticleRecord | null, delivery: Delivery, now:
   return current.nextAttemptAt.getTime() > now.getTime();
 }
 
+/**
+ * Parks a first delivery to a host known closed without reading its article first. In the scraper
+ * subscription's queue a rate-limiting host's URLs sit among everyone else's, and the read (a
+ * Firestore round trip) was most of what each of them cost. Parking unread is safe: the parked
+ * message comes back after the wait and is then read and decided as any other (a fresh or resolved
+ * article is skipped then, and copies of one URL parked by several portfolios collapse into one
+ * fetch through the lease). Only the wait note needs the article, and mostly finds none: the API
+ * writes no article, so the note creates it; only when one exists is it read and noted as usual.
+ * The park comes first: the note alone would make a redelivery skip the article as waiting.
+ */
+async function parkUnread(deps: ScrapeDeps, delivery: Delivery, wait: { until: Date; waitingFor: string }): Promise<ScrapeOutcome> {
+  const { store, now } = deps;
+  await park(deps, delivery, wait);
+  let attempts = 0;
+  // Best effort from here: the parked message carries the URL on, so no failure may nack it.
+  try {
+    const created = await store.noteWait(delivery.message.urlKey, { ...wait, at: now() }, queuedArticle(delivery.message, now()));
+    if (!created) {
+      const current = await store.getArticle(delivery.message.urlKey);
+      attempts = current?.attempts ?? 0;
+      await noteWaiting(store, current, delivery, wait, now());
+    }
+  } catch {
+    // Storage is out of reach; the status view shows the article queued without its wait.
+  }
+  return { kind: 'waiting', delivery, attempts, until: wait.until, waitingFor: wait.waitingFor, code: null };
+}
+
 const POLL_MS = 250;
 /** Longest a duplicate delivery waits for the fetch another delivery of its message is making. */
 const DUPLICATE_WAIT_MS = 10_000;
@@ -431,6 +459,11 @@ export async function scrape(body: unknown, deps: ScrapeDeps): Promise<ScrapeOut
   const host = hostOf(delivery.message.canonicalUrl);
   let fetchNumber: number | null = null;
   try {
+    // The API's own message (a parked or re-queued one carries submittedAt) to a host this instance
+    // knows is closed parks before anything is read.
+    const closedUntil = delivery.attributes[messageAttributes.submittedAt] === undefined ? deps.hosts.blockedUntil(host, now().getTime()) : null;
+    if (closedUntil !== null) return await parkUnread(deps, delivery, { until: new Date(closedUntil), waitingFor: host });
+
     // A plain read decides; only the failure paths need a transaction. A success may be written
     // blindly: nothing but `done` can replace `done`, and a newer scrape may replace an older one.
     const current = await store.getArticle(key);

@@ -330,9 +330,12 @@ function articleData(record: ArticleRecord): DocumentData {
  * most 20 articles: with records within the extractor's bounds (~40 KB at most, articleBounds) that
  * stays far below Firestore's 10 MiB request limit.
  */
-export const articleBatching: { reads: GroupLimits; writes: GroupLimits } = {
+export const articleBatching: { reads: GroupLimits; writes: GroupLimits; notes: GroupLimits } = {
   reads: { maxInFlight: 2, maxBatch: 100 },
   writes: { maxInFlight: 2, maxBatch: 20 },
+  // Wait notes come in bursts (the deliveries of one park publish resolve together) from messages
+  // that will wait seconds anyway: a note waits a little for the others of its burst.
+  notes: { maxInFlight: 2, maxBatch: 20, lingerMs: 5 },
 };
 
 /** The pipeline's storage on Firestore; collection names get `prefix` (tests use a unique one). */
@@ -406,7 +409,7 @@ export function firestoreStore(firestore: Firestore, prefix = ''): ArticleStore 
       if (notes.length === 1 || isTransientStorageError(error)) return notes.map(() => false);
       return Promise.all(notes.map((note) => commit([note]).then(() => true, () => false)));
     }
-  }, articleBatching.writes);
+  }, articleBatching.notes);
 
   return {
     noteWait(urlKey, wait, absent) {

@@ -78,6 +78,23 @@ describe('groupCalls', () => {
     await assert.rejects(short(1), /A batch of 1 returned 0 results/);
   });
 
+  it('with lingerMs, holds a batch that long for company, and sends a full one at once', async () => {
+    const { batches, run } = controlledRunner();
+    const call = groupCalls(run, { maxInFlight: 2, maxBatch: 3, lingerMs: 30 });
+    const first = [call(1), call(2)];
+    await settled();
+    assert.equal(batches.length, 0, 'nothing goes out before the linger ends');
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    assert.deepEqual(
+      batches.map((batch) => batch.items),
+      [[1, 2]],
+    );
+    const full = [3, 4, 5].map(call);
+    assert.deepEqual(batches[1]?.items, [3, 4, 5], 'a full batch does not wait');
+    for (const batch of batches) batch.finish();
+    assert.deepEqual(await Promise.all([...first, ...full]), ['r1', 'r2', 'r3', 'r4', 'r5']);
+  });
+
   it('refuses limits that would never send anything', () => {
     assert.throws(() => groupCalls(async () => [], { maxInFlight: 0, maxBatch: 1 }), RangeError);
     assert.throws(() => groupCalls(async () => [], { maxInFlight: 1, maxBatch: 0 }), RangeError);

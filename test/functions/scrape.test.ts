@@ -229,6 +229,50 @@ describe('scrape', () => {
     assert.equal(fetch.calls.length, 2);
   });
 
+  it('parks the other pages of a host closed by a 429 without a read or a request, noting each wait on its article', async () => {
+    const { store, deps, fetch, message, queue } = setup([new FetchError('http-429', 'Too many requests.', true, 60_000)]);
+    assert.equal((await scrape(pushBody(message), deps)).kind, 'waiting');
+    let reads = 0;
+    const read = store.getArticle.bind(store);
+    store.getArticle = async (urlKey) => (reads++, read(urlKey));
+    const siblings = ['https://example.com/b', 'https://example.com/c'].map((url) => urlMessage(url, 'p2'));
+    const outcomes = await Promise.all(siblings.map((sibling, index) => scrape(pushBody(sibling, { messageId: `m-${index + 2}` }), deps)));
+    assert.deepEqual(
+      outcomes.map((outcome) => outcome.kind === 'waiting' && outcome.waitingFor),
+      ['example.com', 'example.com'],
+    );
+    assert.equal(fetch.calls.length, 1, 'the host was asked once');
+    assert.equal(reads, 0, 'no article was read to park them');
+    assert.equal(queue.delayed.length, 3);
+    for (const sibling of siblings) {
+      const noted = store.articles.get(sibling.urlKey);
+      assert.equal(noted?.status, 'queued');
+      assert.equal(noted?.waitingFor, 'example.com');
+      assert.equal(noted?.nextAttemptAt?.getTime(), deps.now().getTime() + 60_000);
+    }
+  });
+
+  it('parks a done page of a closed host without touching it; the parked copies of one URL end in one fetch', async () => {
+    const { store, deps, fetch, message, queue, advance } = setup([new FetchError('http-429', 'Too many requests.', true, 60_000), page('https://example.com/b')]);
+    const done = urlMessage('https://example.com/done');
+    const record = { ...queuedArticle(done, PUBLISHED), status: 'done' as const, title: 'Kept', scrapedAt: deps.now(), terminalAt: deps.now() };
+    store.articles.set(done.urlKey, record);
+    await scrape(pushBody(message), deps);
+    const again = await scrape(pushBody(urlMessage(done.url, 'p2'), { messageId: 'm-2', publishTime: deps.now() }), deps);
+    assert.equal(again.kind, 'waiting');
+    assert.deepEqual(store.articles.get(done.urlKey), record, 'a wait is never noted on a done article');
+    // One URL asked for by two portfolios while its host is closed: both park; back from the wait, one fetches.
+    const shared = ['p3', 'p4'].map((portfolioId) => urlMessage('https://example.com/b', portfolioId));
+    for (const [index, copy] of shared.entries()) assert.equal((await scrape(pushBody(copy, { messageId: `m-${index + 3}` }), deps)).kind, 'waiting');
+    advance(60_000);
+    const back = [];
+    for (const parked of queue.delayed.filter((entry) => entry.message.urlKey !== message.urlKey)) {
+      back.push((await scrape(pushBody(parked.message, { messageId: `back-${parked.message.portfolioId}`, attributes: parked.attributes }), deps)).kind);
+    }
+    assert.deepEqual(back, ['skipped', 'done', 'skipped'], 'the done page stays fresh; the shared URL is fetched once');
+    assert.deepEqual(fetch.calls, [URL_A, 'https://example.com/b']);
+  });
+
   it('acks a malformed delivery without touching storage, naming its messageId when it has one', async () => {
     const { deps, fetch } = setup([]);
     const outcome = await scrape({ message: { messageId: '1', data: Buffer.from('hello').toString('base64') } }, deps);
