@@ -24,7 +24,7 @@ import { startEmulators } from '../emulator';
 import { topology } from '../functions/src/topology';
 import { canonicalizeUrl } from '../functions/src/urls';
 import { startArticleSite } from '../test/helpers/articleSite';
-import { coldStart, emulatedFunctionEnv, type FirstRequest } from '../test/helpers/coldStart';
+import { coldStart, emulatedFunctionEnv, type ColdStartTiming, type FirstRequest } from '../test/helpers/coldStart';
 import type { BenchSection } from './types';
 import { median } from './stats';
 
@@ -32,6 +32,7 @@ const ROOT = path.resolve(__dirname, '..');
 const OUT = path.join(ROOT, '.build', 'coldstart');
 const RUNS = 5;
 const GOAL_MS = 300;
+const VARIANTS = ['before', 'after', 'deployed'] as const;
 
 function progress(message: string): void {
   process.stderr.write(`[bench/coldstart] ${message}\n`);
@@ -93,21 +94,20 @@ export async function run(): Promise<BenchSection> {
     }
   };
 
-  const samples = new Map<string, number[]>();
-  const add = (key: string, ms: number): void => void samples.set(key, [...(samples.get(key) ?? []), ms]);
+  const samples = new Map<string, ColdStartTiming[]>();
+  const add = (key: string, timing: ColdStartTiming): void => void samples.set(key, [...(samples.get(key) ?? []), timing]);
   try {
     for (let round = 0; round < RUNS; round++) {
       add('floor', await coldStart({ source: floor, target: 'floor', env: env(round), request: { path: '/', body: '{}', expectStatus: 204 } }));
-      add('floor cached', await coldStart({ source: floor, target: 'floor', env: { ...env(round), ...floorCached }, request: { path: '/', body: '{}', expectStatus: 204 } }));
+      add('floor deployed', await coldStart({ source: floor, target: 'floor', env: { ...env(round), ...floorCached }, request: { path: '/', body: '{}', expectStatus: 204 } }));
       for (const target of DEPLOYED_TARGETS) {
         // Rotate which variant goes first, so none always runs on a warmer page cache.
-        const variants = ['before', 'after', 'deployed'] as const;
-        const order = [...variants.slice(round % 3), ...variants.slice(0, round % 3)];
+        const order = [...VARIANTS.slice(round % 3), ...VARIANTS.slice(0, round % 3)];
         for (const variant of order) {
           const source = variant === 'before' ? before : after(target);
-          const ms = await coldStart({ source, target, env: { ...env(round), ...(variant === 'deployed' ? deployedEnv(target) : {}) }, request: firstRequest(target) });
-          add(`${target} ${variant}`, ms);
-          progress(`${target} ${variant} #${round + 1}: ${ms.toFixed(0)} ms`);
+          const timing = await coldStart({ source, target, env: { ...env(round), ...(variant === 'deployed' ? deployedEnv(target) : {}) }, request: firstRequest(target) });
+          add(`${target} ${variant}`, timing);
+          progress(`${target} ${variant} #${round + 1}: ${timing.ms.toFixed(0)} ms (CPU ${timing.cpuMs.toFixed(0)} ms)`);
         }
       }
     }
@@ -118,32 +118,36 @@ export async function run(): Promise<BenchSection> {
   load.push(loadavg()[0] ?? 0);
 
   const kib = (file: string): string => `${Math.round(statSync(file).size / 1024).toLocaleString('en-US')} KiB`;
+  /** Median wall time (min–max), then the median CPU time of the instance, of one variant. */
+  const summary = (key: string): { ms: number; cpuMs: number; cell: string } => {
+    const timings = samples.get(key) ?? [];
+    const ms = median(timings.map((timing) => timing.ms));
+    const cpuMs = median(timings.map((timing) => timing.cpuMs));
+    const walls = timings.map((timing) => timing.ms);
+    return { ms, cpuMs, cell: `${ms.toFixed(0)} ms (${Math.min(...walls).toFixed(0)}–${Math.max(...walls).toFixed(0)}); CPU ${cpuMs.toFixed(0)} ms` };
+  };
   const rows = DEPLOYED_TARGETS.map((target) => {
-    const b = samples.get(`${target} before`) ?? [];
-    const a = samples.get(`${target} after`) ?? [];
-    const d = samples.get(`${target} deployed`) ?? [];
-    const spread = (values: number[]): string => `${Math.min(...values).toFixed(0)}–${Math.max(...values).toFixed(0)}`;
-    return { target, before: median(b), after: median(a), deployed: median(d), spreadBefore: spread(b), spreadAfter: spread(a), spreadDeployed: spread(d), size: kib(after(target)) };
+    const [b, a, d] = VARIANTS.map((variant) => summary(`${target} ${variant}`)) as [ReturnType<typeof summary>, ReturnType<typeof summary>, ReturnType<typeof summary>];
+    return { target, before: b, after: a, deployed: d, size: kib(after(target)) };
   });
-  const met = rows.filter((row) => row.deployed <= GOAL_MS).length;
-  const floorMs = samples.get('floor') ?? [];
-  const floorCachedMs = samples.get('floor cached') ?? [];
+  const met = rows.filter((row) => row.deployed.ms <= GOAL_MS).length;
+  const floorRow = { plain: summary('floor'), deployed: summary('floor deployed') };
   const markdown = [
-    `Spawn → first complete answer of a real request, NODE_ENV=production, functions-framework ${'main.js'}, embedded emulators in the bench process; median (min–max) of ${RUNS} spawns, before and after interleaved in one run. Load average (1 min) at start / end: ${load.map((value) => value.toFixed(1)).join(' / ')} on 2 cores shared with other work.`,
+    `Spawn → first complete answer of a real request, NODE_ENV=production, functions-framework main.js, embedded emulators in the bench process; median (min–max) wall time of ${RUNS} spawns, and the median CPU time (user + system) the instance had used by then, read from /proc: CPU hardly depends on the machine's load, wall time does. The three variants interleaved in one run. Load average (1 min) at start / end: ${load.map((value) => value.toFixed(1)).join(' / ')} on 2 cores shared with other work.`,
     '',
-    '| function (first request) | before: tsc, all three in one module | own esbuild bundle | deployed: bundle + code cache | deployed / before | bundle |',
+    '| function (first request) | before: tsc, all three in one module | own esbuild bundle | deployed: bundle + code cache | deployed / before (wall; CPU) | bundle |',
     '|---|---|---|---|---|---|',
-    `| floor: functions-framework, a function that loads nothing | | ${median(floorMs).toFixed(0)} ms (${Math.min(...floorMs).toFixed(0)}–${Math.max(...floorMs).toFixed(0)}) | ${median(floorCachedMs).toFixed(0)} ms (${Math.min(...floorCachedMs).toFixed(0)}–${Math.max(...floorCachedMs).toFixed(0)}) | | |`,
+    `| floor: functions-framework, a function that loads nothing | | ${floorRow.plain.cell} | ${floorRow.deployed.cell} | | |`,
     ...rows.map(
       (row) =>
-        `| ${row.target} (${row.target === 'api' ? 'POST /portfolios, 1 URL' : row.target === 'scrapeArticle' ? 'push: fetch, extract, store' : 'push: record dead letter'}) | ${row.before.toFixed(0)} ms (${row.spreadBefore}) | ${row.after.toFixed(0)} ms (${row.spreadAfter}) | ${row.deployed.toFixed(0)} ms (${row.spreadDeployed}) | ${(row.deployed / row.before).toFixed(2)}× | ${row.size} |`,
+        `| ${row.target} (${row.target === 'api' ? 'POST /portfolios, 1 URL' : row.target === 'scrapeArticle' ? 'push: fetch, extract, store' : 'push: record dead letter'}) | ${row.before.cell} | ${row.after.cell} | ${row.deployed.cell} | ${(row.deployed.ms / row.before.ms).toFixed(2)}×; ${(row.deployed.cpuMs / row.before.cpuMs).toFixed(2)}× | ${row.size} |`,
     ),
     '',
     ...rows.map(
       (row) =>
-        `- ${row.target}: cold start ${(row.deployed / row.before).toFixed(2)}× of before (${row.before.toFixed(0)} → ${row.deployed.toFixed(0)} ms; the bundle alone ${row.after.toFixed(0)} ms, the code cache ${(row.deployed / row.after).toFixed(2)}× of it; goal ≤ ${GOAL_MS} ms: ${row.deployed <= GOAL_MS ? 'met' : 'not met'}).`,
+        `- ${row.target}: cold start ${(row.deployed.ms / row.before.ms).toFixed(2)}× of before (${row.before.ms.toFixed(0)} → ${row.deployed.ms.toFixed(0)} ms; CPU ${row.before.cpuMs.toFixed(0)} → ${row.deployed.cpuMs.toFixed(0)} ms; the code cache ${(row.deployed.cpuMs / row.after.cpuMs).toFixed(2)}× of the bundle's CPU; goal ≤ ${GOAL_MS} ms: ${row.deployed.ms <= GOAL_MS ? 'met' : 'not met'}).`,
     ),
-    `- ${met} of ${rows.length} functions within ${GOAL_MS} ms in this run.`,
+    `- ${met} of ${rows.length} functions within ${GOAL_MS} ms in this run; the floor, functions-framework alone, ${floorRow.deployed.ms.toFixed(0)} ms with the cache (CPU ${floorRow.deployed.cpuMs.toFixed(0)} ms).`,
   ].join('\n');
   return { title: 'Cold start', command: 'npx tsx bench/coldstart.ts', markdown };
 }

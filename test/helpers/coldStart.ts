@@ -1,9 +1,11 @@
 /**
  * One cold start: spawns functions-framework's own binary on a module, as the Node.js buildpack
  * starts an instance, sends the first request as soon as the port takes connections, and returns
- * the milliseconds from spawn to the end of its answer. The process is killed afterwards, always.
+ * the milliseconds from spawn to the end of its answer (and the instance's CPU time by then). The
+ * process is killed afterwards, always.
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import * as path from 'node:path';
 import { freeLoopbackPort } from '../../emulator/ports';
@@ -29,8 +31,32 @@ function post(port: number, first: FirstRequest): Promise<number> {
   });
 }
 
-/** Spawn → answer of `request`, in ms. Throws if the function exits, answers another status, or takes over `timeoutMs`. */
-export async function coldStart(opts: { source: string; target: string; env: Record<string, string>; request: FirstRequest; timeoutMs?: number }): Promise<number> {
+/** Clock ticks per second of /proc's CPU times (USER_HZ: 100 on Linux on every architecture we run on). */
+const USER_HZ = 100;
+
+/**
+ * CPU time (user + system, all threads) the process `pid` has used, in ms, from /proc; NaN where
+ * there is no /proc. Unlike the wall time, it hardly depends on what else the machine is doing.
+ */
+function cpuMsOf(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces, so split after its closing parenthesis).
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / USER_HZ;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** One cold start: wall time from spawn to the end of the first answer, and the CPU the instance used meanwhile. */
+export interface ColdStartTiming {
+  ms: number;
+  cpuMs: number;
+}
+
+/** Spawn → answer of `request`. Throws if the function exits, answers another status, or takes over `timeoutMs`. */
+export async function coldStart(opts: { source: string; target: string; env: Record<string, string>; request: FirstRequest; timeoutMs?: number }): Promise<ColdStartTiming> {
   const port = await freeLoopbackPort();
   const started = performance.now();
   const child = spawn(process.execPath, [FRAMEWORK_MAIN, `--target=${opts.target}`, `--source=${opts.source}`, `--port=${port}`, '--signature-type=http'], {
@@ -46,8 +72,10 @@ export async function coldStart(opts: { source: string; target: string; env: Rec
     for (;;) {
       try {
         const status = await Promise.race([post(port, opts.request), exited]);
+        const ms = performance.now() - started;
+        const cpuMs = cpuMsOf(child.pid);
         if (status !== opts.request.expectStatus) throw new Error(`${opts.target} answered ${status}, expected ${opts.request.expectStatus}: ${stderr}`);
-        return performance.now() - started;
+        return { ms, cpuMs };
       } catch (error) {
         const refused = (error as NodeJS.ErrnoException).code === 'ECONNREFUSED';
         if (!refused || performance.now() > deadline) throw error;
