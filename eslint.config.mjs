@@ -10,4 +10,6 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  // Plain CommonJS preloads (node --require), loaded before any TypeScript loader.
+  { files: ['**/*.cjs'], rules: { '@typescript-eslint/no-require-imports': 'off' } },
 );

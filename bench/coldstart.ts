@@ -14,7 +14,7 @@
  * Run: `npx tsx bench/coldstart.ts` (or `npm run bench -- coldstart`).
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import * as path from 'node:path';
 import { PubSub } from '@google-cloud/pubsub';
@@ -33,6 +33,9 @@ const OUT = path.join(ROOT, '.build', 'coldstart');
 const RUNS = 5;
 const GOAL_MS = 300;
 const VARIANTS = ['before', 'after', 'deployed'] as const;
+/** A deployed cold start, phase by phase (bench/coldstartPhases.cjs notes the moments). */
+const PHASES = ['node', 'framework', 'bundle', 'listen', 'firstRequest', 'total'] as const;
+const PHASES_PRELOAD = path.join(__dirname, 'coldstartPhases.cjs');
 
 function progress(message: string): void {
   process.stderr.write(`[bench/coldstart] ${message}\n`);
@@ -95,6 +98,7 @@ export async function run(): Promise<BenchSection> {
   };
 
   const samples = new Map<string, ColdStartTiming[]>();
+  const phases = new Map<string, Record<(typeof PHASES)[number], number>[]>();
   const add = (key: string, timing: ColdStartTiming): void => void samples.set(key, [...(samples.get(key) ?? []), timing]);
   try {
     for (let round = 0; round < RUNS; round++) {
@@ -109,6 +113,30 @@ export async function run(): Promise<BenchSection> {
           add(`${target} ${variant}`, timing);
           progress(`${target} ${variant} #${round + 1}: ${timing.ms.toFixed(0)} ms (CPU ${timing.cpuMs.toFixed(0)} ms)`);
         }
+      }
+    }
+    // Where a deployed cold start's time goes: the same spawns with the phases preload after the cache.
+    for (let round = 0; round < RUNS; round++) {
+      for (const target of DEPLOYED_TARGETS) {
+        const out = path.join(OUT, `phases-${target}-${round}.json`);
+        const timing = await coldStart({
+          source: after(target),
+          target,
+          env: { ...env(round), PHASES_OUT: out, NODE_OPTIONS: `${deployedEnv(target).NODE_OPTIONS} --require=${PHASES_PRELOAD}` },
+          request: firstRequest(target),
+        });
+        const noted = JSON.parse(readFileSync(out, 'utf8')) as { preload: number; bundleStart: number; bundleEnd: number; listen: number; request: number };
+        phases.set(target, [
+          ...(phases.get(target) ?? []),
+          {
+            node: noted.preload,
+            framework: noted.bundleStart - noted.preload,
+            bundle: noted.bundleEnd - noted.bundleStart,
+            listen: noted.request - noted.bundleEnd,
+            firstRequest: timing.ms - noted.request,
+            total: timing.ms,
+          },
+        ]);
       }
     }
   } finally {
@@ -148,6 +176,12 @@ export async function run(): Promise<BenchSection> {
         `- ${row.target}: cold start ${(row.deployed.ms / row.before.ms).toFixed(2)}× of before (${row.before.ms.toFixed(0)} → ${row.deployed.ms.toFixed(0)} ms; CPU ${row.before.cpuMs.toFixed(0)} → ${row.deployed.cpuMs.toFixed(0)} ms; the code cache ${(row.deployed.cpuMs / row.after.cpuMs).toFixed(2)}× of the bundle's CPU; goal ≤ ${GOAL_MS} ms: ${row.deployed.ms <= GOAL_MS ? 'met' : 'not met'}).`,
     ),
     `- ${met} of ${rows.length} functions within ${GOAL_MS} ms in this run; the floor, functions-framework alone, ${floorRow.deployed.ms.toFixed(0)} ms with the cache (CPU ${floorRow.deployed.cpuMs.toFixed(0)} ms).`,
+    '',
+    `Where a deployed cold start's time goes (median of ${RUNS} more spawns each, wall ms): Node.js starting until the preload runs; functions-framework loading (with express) until it asks for the bundle; the bundle loading (its clients are made, not yet connected); until the first request arrives (the server listens, the request is sent); the first request, from its arrival to the end of its answer (the clients' first RPCs: each builds its protobuf reflection and connects).`,
+    '',
+    '| function | Node.js start | functions-framework | bundle | listen + request sent | first request | total |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+    ...DEPLOYED_TARGETS.map((target) => `| ${target} | ${PHASES.map((phase) => `${median((phases.get(target) ?? []).map((row) => row[phase])).toFixed(0)} ms`).join(' | ')} |`),
   ].join('\n');
   return { title: 'Cold start', command: 'npx tsx bench/coldstart.ts', markdown };
 }
