@@ -20,6 +20,8 @@ import type { BenchSection } from './types';
 process.env.METADATA_SERVER_DETECTION ??= 'none';
 
 const URLS = 200;
+/** Outcomes the scraper logs (the recorder logs others, e.g. "not-yet" for a parked message offered early). */
+const SCRAPER_OUTCOMES = ['waiting', 'skipped', 'retry', 'failed', 'done'];
 const GOAL = 1.25;
 
 function progress(line: string): void {
@@ -131,7 +133,7 @@ async function measure(name: string, options: { bad?: { status: 429 | 503 }; pus
     const articlesA = new Set(Array.from({ length: URLS }, (_, index) => urlKey(bad.url(`/a/${index}`))));
     const costs: Costs | null = options.bad
       ? {
-          scraperPushesA: ['waiting', 'skipped', 'retry', 'failed', 'done'].reduce((sum, outcome) => sum + count(outcome, true), 0),
+          scraperPushesA: SCRAPER_OUTCOMES.reduce((sum, outcome) => sum + count(outcome, true), 0),
           fetchesA: bad.total() - fetchesBefore,
           writesA: writes.filter((write) => write.at >= startedAt && write.at <= endedAt && articlesA.has(write.path.split('/').pop() ?? '')).length,
           delayPublishes: count('waiting') + count('requeued delay'),
@@ -142,7 +144,7 @@ async function measure(name: string, options: { bad?: { status: 429 | 503 }; pus
           mainBackoffs: (main(after)?.backoffs ?? 0) - (main(before)?.backoffs ?? 0),
           mainMinWindow: Number.isFinite(minWindow) ? minWindow : 0,
           maxWritesPerDocSecond: Math.max(0, ...perDocSecond.values()),
-          lastOfA: (Math.max(startedAt, ...during.filter((entry) => entry.ofA).map((entry) => entry.at)) - startedAt) / 1000,
+          lastOfA: (Math.max(startedAt, ...during.filter((entry) => entry.ofA && SCRAPER_OUTCOMES.includes(entry.outcome)).map((entry) => entry.at)) - startedAt) / 1000,
         }
       : null;
     progress(`${name}: ${seconds.toFixed(1)} s, ${JSON.stringify(counts)}, bad host asked ${bad.total()} times${costs ? `, ${JSON.stringify(costs)}` : ''}`);
