@@ -5,7 +5,7 @@ import { parseSnapshotName, parseSubscriptionName, parseTopicName } from './name
 import { OrderedKeys } from './ordering';
 import { PushFlow, type PushFlowOptions } from './flow-control';
 import type { PushSigner } from './oidc';
-import { PushSender, buildPushRequest } from './push';
+import { PushSender, buildPushRequest, type CancelPush } from './push';
 import {
   applySubscriptionUpdate,
   applyTopicUpdate,
@@ -48,8 +48,8 @@ interface Delivery {
   ackId: string | null;
   deadline: NodeJS.Timeout | null;
   holder: StreamConsumer | null;
-  /** Aborts the push request of the current delivery. */
-  abort: AbortController | null;
+  /** Stops the push request of the current delivery. */
+  abort: CancelPush | null;
 }
 
 /** A StreamingPull stream as the broker sees it. */
@@ -704,7 +704,7 @@ export class Broker {
     const abort = sub.outstanding.get(ackId)?.abort;
     const delivery = this.release(sub, ackId);
     if (!delivery) return;
-    abort?.abort();
+    abort?.();
     this.failed(sub, delivery);
   }
 
@@ -748,7 +748,7 @@ export class Broker {
   private revoke(sub: SubscriptionState, delivery: Delivery): void {
     const abort = delivery.abort;
     if (delivery.ackId) this.release(sub, delivery.ackId);
-    abort?.abort();
+    abort?.();
   }
 
   /**
@@ -785,8 +785,6 @@ export class Broker {
     const deadlineSeconds = sub.resource.ackDeadlineSeconds ?? 10;
     const ackId = this.lease(sub, delivery, deadlineSeconds, null);
     const generation = sub.generation;
-    const abort = new AbortController();
-    delivery.abort = abort;
     const request = buildPushRequest(
       sub.resource,
       delivery.message,
@@ -797,7 +795,7 @@ export class Broker {
     if (authorization) request.headers.authorization = authorization;
     sub.pushesInFlight += 1;
     sub.pushCounts.pushes += 1;
-    void this.pusher.send(endpoint, request, abort.signal).then((acked) => {
+    delivery.abort = this.pusher.send(endpoint, request, (acked) => {
       sub.pushesInFlight -= 1;
       if (this.closed) return;
       if (acked) sub.pushCounts.acks += 1;
@@ -837,7 +835,7 @@ export class Broker {
   private clearBacklog(sub: SubscriptionState): void {
     for (const delivery of sub.outstanding.values()) {
       this.cancel(delivery.deadline);
-      delivery.abort?.abort();
+      delivery.abort?.();
       if (delivery.holder) delivery.holder.outstanding -= 1;
       delivery.holder = null;
     }
