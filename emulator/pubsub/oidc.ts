@@ -1,7 +1,7 @@
 /** Signs push requests of subscriptions with an `oidcToken` as Google does, with a key made at start; serves its JWKS on loopback. */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { generateKeyPair, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 import type { Subscription } from './types';
 
 /** The issuer real push tokens carry. */
@@ -45,15 +45,44 @@ function signWith(privateKey: KeyObject, kid: string, claims: PushTokenClaims): 
   return `${signingInput}.${sign('RSA-SHA256', Buffer.from(signingInput), privateKey).toString('base64url')}`;
 }
 
-/** Makes a key pair and serves its JWKS on a free loopback port (never beyond this machine). */
-export async function startPushSigner(host = '127.0.0.1'): Promise<PushSigner> {
-  // 2048 bits as Google's keys; made in about 100 ms.
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+interface SigningKey {
+  privateKey: KeyObject;
+  kid: string;
+  /** The JWKS document with the public half. */
+  jwks: string;
+}
+
+function signingKey(privateKey: KeyObject, publicKey: KeyObject): SigningKey {
   const kid = randomBytes(8).toString('hex');
   const jwks = JSON.stringify({ keys: [{ ...publicKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' }] });
+  return { privateKey, kid, jwks };
+}
+
+/**
+ * Makes a key pair and serves its JWKS on a free loopback port (never beyond this machine). The key
+ * (2048 bits, as Google's) takes 50–300 ms of CPU to make, more than the rest of the emulator's start:
+ * it is made on the thread pool meanwhile, and on the spot by whatever needs it before it is ready.
+ */
+export async function startPushSigner(host = '127.0.0.1'): Promise<PushSigner> {
+  let key: SigningKey | null = null;
+  const made = new Promise<void>((resolve) => {
+    generateKeyPair('rsa', { modulusLength: 2048 }, (error, publicKey, privateKey) => {
+      if (!error) key ??= signingKey(privateKey, publicKey);
+      resolve();
+    });
+  });
+  const keyNow = (): SigningKey => {
+    if (!key) {
+      const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
+      key = signingKey(pair.privateKey, pair.publicKey);
+    }
+    return key;
+  };
   const server: Server = createServer((req, res) => {
     if (req.method === 'GET' && req.url === '/oauth2/v3/certs') {
-      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'public, max-age=3600' }).end(jwks);
+      void made.then(() => {
+        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'public, max-age=3600' }).end(keyNow().jwks);
+      });
     } else {
       res.writeHead(404).end();
     }
@@ -65,10 +94,14 @@ export async function startPushSigner(host = '127.0.0.1'): Promise<PushSigner> {
   const address = host.includes(':') ? `[${host}]` : host;
   return {
     jwksUrl: `http://${address}:${(server.address() as AddressInfo).port}/oauth2/v3/certs`,
-    sign: (claims) => signWith(privateKey, kid, claims),
+    sign: (claims) => {
+      const { privateKey, kid } = keyNow();
+      return signWith(privateKey, kid, claims);
+    },
     authorizationFor: (subscription, endpoint) => {
       const oidcToken = subscription.pushConfig?.oidcToken;
       if (!oidcToken) return undefined;
+      const { privateKey, kid } = keyNow();
       return `Bearer ${signWith(privateKey, kid, pushClaims(oidcToken, endpoint, Math.floor(Date.now() / 1000)))}`;
     },
     close: () =>
