@@ -8,7 +8,8 @@ import { fork } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { PubSub } from '@google-cloud/pubsub';
 import { gcloudAvailability, startGcloudPubSub } from '../emulator/gcloud';
-import { startPubSubEmulator } from '../emulator/pubsub';
+import { defaultPushConcurrency, startPubSubEmulator } from '../emulator/pubsub';
+import { defaultPushFlow } from '../emulator/pubsub/flow-control';
 import { startPushEndpoint } from '../test/helpers/push-endpoint';
 import type { BenchSection } from './types';
 import { median, percentile } from './stats';
@@ -53,14 +54,14 @@ async function readyProbe(): Promise<void> {
  * against it there, as `npm run emulator` runs it and as the official emulator runs in a JVM of its
  * own, so neither emulator shares a thread with the client and the push endpoint that measure it.
  */
-async function serve(): Promise<void> {
-  const emulator = await startPubSubEmulator();
+async function serve(pushFlow: boolean): Promise<void> {
+  const emulator = await startPubSubEmulator({ pushFlow });
   process.once('disconnect', () => void emulator.stop().then(() => process.exit(0)));
   process.send?.({ host: emulator.host });
 }
 
-async function startServing(): Promise<{ host: string; stop(): Promise<void> }> {
-  const child = fork(__filename, ['--serve'], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+async function startServing(pushFlow: boolean): Promise<{ host: string; stop(): Promise<void> }> {
+  const child = fork(__filename, ['--serve', ...(pushFlow ? ['--push-flow'] : [])], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const host = await new Promise<string>((resolve, reject) => {
     child.once('message', (message: { host: string }) => resolve(message.host));
@@ -167,13 +168,18 @@ async function delivery(host: string): Promise<Delivery> {
 export async function run(): Promise<BenchSection> {
   const readies: ReadyProbe[] = [];
   for (let i = 0; i < READY_RUNS; i++) readies.push(await runReadyProbe());
-  const embedded = await startServing();
-  let embeddedDelivery: Delivery;
-  try {
-    embeddedDelivery = await delivery(embedded.host);
-  } finally {
-    await embedded.stop();
-  }
+  const measureEmbedded = async (pushFlow: boolean): Promise<Delivery> => {
+    const embedded = await startServing(pushFlow);
+    try {
+      return await delivery(embedded.host);
+    } finally {
+      await embedded.stop();
+    }
+  };
+  // The official emulator has no push flow control: the comparison runs ours with the model off, and
+  // again with it on, as `npm start` runs it.
+  const embeddedDelivery = await measureEmbedded(false);
+  const flowDelivery = await measureEmbedded(true);
 
   const availability = gcloudAvailability();
   const gcloudReady: number[] = [];
@@ -213,13 +219,20 @@ export async function run(): Promise<BenchSection> {
       gcloudCell((d) => `${ms(d.burstPublishMs)} / ${ms(d.burstPushedMs)}`),
     ],
     [
+      `${BURST} messages, push flow-control model on (as \`npm start\`): all published / all pushed`,
+      `${ms(flowDelivery.burstPublishMs)} / ${ms(flowDelivery.burstPushedMs)}`,
+      '— (not modelled)',
+    ],
+    [
       `${BURST} messages, ordered subscription, ${ORDERED_KEYS} keys: all pushed (pushes out of key order)`,
       `${ms(embeddedDelivery.orderedPushedMs)} (${embeddedDelivery.orderedOutOfOrder})`,
       gcloudCell((d) => `${ms(d.orderedPushedMs)} (${d.orderedOutOfOrder})`),
     ],
   ];
   const markdown: string[] = [
-    `Official @google-cloud/pubsub client on loopback, push endpoint answering 204, each emulator in a process of its own; ready times are medians of ` +
+    `Official @google-cloud/pubsub client on loopback, push endpoint answering 204, each emulator in a process of its own; ` +
+      `the Node-native emulator with its default ${defaultPushConcurrency} pushes in flight per subscription and, like the official one, ` +
+      `no push flow control except in the row that says so (push window from ${defaultPushFlow.initialWindow}, +1 per ack); ready times are medians of ` +
       `${READY_RUNS} fresh processes (Node-native) and ${GCLOUD_READY_RUNS} starts (gcloud); latency over ` +
       `${SEQUENTIAL} messages published one at a time with client batching off; Node ${process.version}, ` +
       `${cpus().length} cores shared with other work (load average ${loadavg()[0]!.toFixed(1)} when the run ended). ` +
@@ -235,7 +248,8 @@ export async function run(): Promise<BenchSection> {
       '',
       `- Node-native vs official, same run: first start ${ratio(median(readies.map((r) => r.firstMs)), median(gcloudReady))}, ` +
         `publish→push p50 ${ratio(embeddedDelivery.p50, gcloudDelivery.p50)}, ` +
-        `${BURST}-message burst fully pushed ${ratio(embeddedDelivery.burstPushedMs, gcloudDelivery.burstPushedMs)} of the time, ` +
+        `${BURST}-message burst fully pushed ${ratio(embeddedDelivery.burstPushedMs, gcloudDelivery.burstPushedMs)} of the time ` +
+        `(${ratio(flowDelivery.burstPushedMs, gcloudDelivery.burstPushedMs)} with the push flow-control model on), ` +
         `ordered ${ratio(embeddedDelivery.orderedPushedMs, gcloudDelivery.orderedPushedMs)}.`,
     );
   }
@@ -246,7 +260,7 @@ if (require.main === module) {
   if (process.argv.includes('--ready-probe')) {
     void readyProbe();
   } else if (process.argv.includes('--serve')) {
-    void serve();
+    void serve(process.argv.includes('--push-flow'));
   } else {
     run().then(
       (section) => console.log(`## ${section.title}\n\n${section.markdown}\n\n\`${section.command}\``),
