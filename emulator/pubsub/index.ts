@@ -87,6 +87,9 @@ export async function startPubSubEmulator(options: PubSubEmulatorOptions = {}): 
     );
   });
 
+  // Off the start's critical path: on 2 busy cores the key's thread would compete with loading the protos.
+  signer.prepareKey();
+
   let stopped: Promise<void> | null = null;
   return {
     host: `${address}:${port}`,

@@ -14,6 +14,8 @@ export type PushTokenClaims = Record<string, unknown>;
 export interface PushSigner {
   /** `http://127.0.0.1:PORT/oauth2/v3/certs`: the JWKS to verify against (PUSH_JWKS_URL). */
   jwksUrl: string;
+  /** Starts making the key on the thread pool (the emulator calls it once it listens); idempotent. */
+  prepareKey(): void;
   /** A signed RS256 JWT of `claims` with this key's kid. */
   sign(claims: PushTokenClaims): string;
   /** The Authorization header for a push of `subscription` to `endpoint`, or undefined when it has no oidcToken. */
@@ -61,16 +63,19 @@ function signingKey(privateKey: KeyObject, publicKey: KeyObject): SigningKey {
 /**
  * Makes a key pair and serves its JWKS on a free loopback port (never beyond this machine). The key
  * (2048 bits, as Google's) takes 50–300 ms of CPU to make, more than the rest of the emulator's start:
- * it is made on the thread pool meanwhile, and on the spot by whatever needs it before it is ready.
+ * it is made on the thread pool once the emulator listens ({@link PushSigner.prepareKey}), and on the
+ * spot by whatever needs it before it is ready.
  */
 export async function startPushSigner(host = '127.0.0.1'): Promise<PushSigner> {
   let key: SigningKey | null = null;
-  const made = new Promise<void>((resolve) => {
-    generateKeyPair('rsa', { modulusLength: 2048 }, (error, publicKey, privateKey) => {
-      if (!error) key ??= signingKey(privateKey, publicKey);
-      resolve();
-    });
-  });
+  let making: Promise<void> | null = null;
+  const prepareKey = (): Promise<void> =>
+    (making ??= new Promise<void>((resolve) => {
+      generateKeyPair('rsa', { modulusLength: 2048 }, (error, publicKey, privateKey) => {
+        if (!error) key ??= signingKey(privateKey, publicKey);
+        resolve();
+      });
+    }));
   const keyNow = (): SigningKey => {
     if (!key) {
       const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -80,7 +85,7 @@ export async function startPushSigner(host = '127.0.0.1'): Promise<PushSigner> {
   };
   const server: Server = createServer((req, res) => {
     if (req.method === 'GET' && req.url === '/oauth2/v3/certs') {
-      void made.then(() => {
+      void prepareKey().then(() => {
         res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'public, max-age=3600' }).end(keyNow().jwks);
       });
     } else {
@@ -94,6 +99,7 @@ export async function startPushSigner(host = '127.0.0.1'): Promise<PushSigner> {
   const address = host.includes(':') ? `[${host}]` : host;
   return {
     jwksUrl: `http://${address}:${(server.address() as AddressInfo).port}/oauth2/v3/certs`,
+    prepareKey: () => void prepareKey(),
     sign: (claims) => {
       const { privateKey, kid } = keyNow();
       return signWith(privateKey, kid, claims);
