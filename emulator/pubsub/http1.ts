@@ -13,10 +13,38 @@ import { connect, type Socket } from 'node:net';
 /** Largest response head (status line and headers) accepted; a bigger one is a failed push. */
 const maxHeadBytes = 64 * 1024;
 
+/** One kept-alive connection and the exchange it is carrying, if any. */
+class Connection {
+  exchange: Exchange | null = null;
+  /** While idle: when it stops being reused (performance.now() ms). */
+  idleUntil = 0;
+
+  constructor(
+    readonly socket: Socket,
+    readonly key: string,
+    onClose: (connection: Connection) => void,
+  ) {
+    // One set of listeners for the connection's life, not one per push.
+    socket.on('data', (chunk: Buffer) => {
+      // Data on an idle connection is not an answer to anything: the connection is unusable.
+      // So is one with bytes after an answer: the server sent something no request asked for.
+      if (!this.exchange?.read(chunk)) socket.destroy();
+    });
+    socket.once('close', () => {
+      onClose(this);
+      this.exchange?.closed();
+    });
+    // An error is followed by 'close'; the exchange in progress, if any, sees it there.
+    socket.on('error', () => {});
+  }
+}
+
 /** One connection pool per origin, as an undici Agent keeps one. */
 export class Http1Pool {
-  private readonly idle = new Map<string, Socket[]>();
-  private readonly open = new Set<Socket>();
+  private readonly idle = new Map<string, Connection[]>();
+  private readonly open = new Set<Connection>();
+  /** Closes connections idle past their time; runs only while some are idle, and never holds the process. */
+  private sweeper: NodeJS.Timeout | null = null;
   private closed = false;
 
   /**
@@ -44,87 +72,90 @@ export class Http1Pool {
       return () => {};
     }
     const key = `${hostname}:${port}`;
-    const socket = this.take(key) ?? this.connect(hostname, port);
-    const exchange = new Exchange(socket, (status, reusable, idleMs) => {
-      if (reusable && !this.closed) this.release(key, socket, idleMs);
-      else socket.destroy();
+    const connection = this.take(key) ?? this.connect(key, hostname, port);
+    const exchange = new Exchange((status, reusable, idleMs) => {
+      connection.exchange = null;
+      if (reusable && !this.closed && !connection.socket.destroyed) this.release(connection, idleMs);
+      else connection.socket.destroy();
       done(status);
     });
+    connection.exchange = exchange;
     let head = `POST ${path} HTTP/1.1\r\nhost: ${hostHeader}\r\n`;
     for (const name in headers) head += `${name}: ${headers[name]}\r\n`;
-    const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
-    head += `content-length: ${length}\r\n\r\n`;
-    socket.cork();
+    const { socket } = connection;
     if (typeof body === 'string') {
-      socket.write(head + body);
+      socket.write(`${head}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
     } else {
-      socket.write(head, 'latin1');
-      if (length > 0) socket.write(body);
+      socket.cork();
+      socket.write(`${head}content-length: ${body.length}\r\n\r\n`, 'latin1');
+      if (body.length > 0) socket.write(body);
+      socket.uncork();
     }
-    socket.uncork();
     return () => exchange.fail();
   }
 
   /** Destroys every connection; requests in flight end with status 0. */
   close(): void {
     this.closed = true;
-    for (const socket of this.open) socket.destroy();
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = null;
+    for (const connection of this.open) connection.socket.destroy();
     this.open.clear();
     this.idle.clear();
   }
 
-  private connect(hostname: string, port: number): Socket {
-    const socket = connect({ host: hostname, port, noDelay: true });
-    this.open.add(socket);
-    socket.once('close', () => {
-      this.open.delete(socket);
-      this.forget(socket);
-    });
-    // An error is followed by 'close'; the exchange in progress, if any, sees it there.
-    socket.on('error', () => {});
-    return socket;
+  private connect(key: string, hostname: string, port: number): Connection {
+    const connection = new Connection(connect({ host: hostname, port, noDelay: true }), key, (closed) => this.forget(closed));
+    this.open.add(connection);
+    return connection;
   }
 
-  private take(key: string): Socket | undefined {
-    const sockets = this.idle.get(key);
-    while (sockets && sockets.length > 0) {
-      const socket = sockets.pop()!;
-      if (sockets.length === 0) this.idle.delete(key);
-      socket.setTimeout(0);
-      socket.removeAllListeners('data');
-      socket.removeAllListeners('timeout');
-      // Closed by the server, its 'close' not emitted yet.
-      if (socket.destroyed || !socket.writable) {
+  private take(key: string): Connection | undefined {
+    const connections = this.idle.get(key);
+    const now = performance.now();
+    while (connections && connections.length > 0) {
+      const connection = connections.pop()!;
+      if (connections.length === 0) this.idle.delete(key);
+      const { socket } = connection;
+      // Idle too long, or closed by the server with its 'close' not emitted yet.
+      if (connection.idleUntil < now || socket.destroyed || !socket.writable) {
         socket.destroy();
         continue;
       }
       socket.ref();
-      return socket;
+      return connection;
     }
     return undefined;
   }
 
-  private release(key: string, socket: Socket, idleMs: number): void {
-    if (socket.destroyed) return;
-    let sockets = this.idle.get(key);
-    if (!sockets) this.idle.set(key, (sockets = []));
-    sockets.push(socket);
-    // Data on an idle connection is not an answer to anything: the connection is unusable.
-    socket.on('data', () => socket.destroy());
-    socket.setTimeout(Math.min(this.keepAliveMs, idleMs));
-    socket.once('timeout', () => socket.destroy());
+  private release(connection: Connection, idleMs: number): void {
+    let connections = this.idle.get(connection.key);
+    if (!connections) this.idle.set(connection.key, (connections = []));
+    connections.push(connection);
+    connection.idleUntil = performance.now() + Math.min(this.keepAliveMs, idleMs);
     // An idle connection does not keep the process alive (as undici's don't).
-    socket.unref();
+    connection.socket.unref();
+    this.sweeper ??= setInterval(() => this.sweep(), 1_000).unref();
   }
 
-  private forget(socket: Socket): void {
-    for (const [key, sockets] of this.idle) {
-      const index = sockets.indexOf(socket);
-      if (index < 0) continue;
-      sockets.splice(index, 1);
-      if (sockets.length === 0) this.idle.delete(key);
-      return;
+  private sweep(): void {
+    const now = performance.now();
+    for (const connections of this.idle.values()) {
+      for (const connection of connections) if (connection.idleUntil < now) connection.socket.destroy();
     }
+    if (this.idle.size === 0 && this.sweeper) {
+      clearInterval(this.sweeper);
+      this.sweeper = null;
+    }
+  }
+
+  private forget(connection: Connection): void {
+    this.open.delete(connection);
+    const connections = this.idle.get(connection.key);
+    const index = connections?.indexOf(connection) ?? -1;
+    if (index < 0) return;
+    connections!.splice(index, 1);
+    if (connections!.length === 0) this.idle.delete(connection.key);
   }
 }
 
@@ -149,52 +180,40 @@ class Exchange {
   /** How long the server says it keeps the connection idle (`Keep-Alive: timeout=N`), less a second. */
   private idleMs = Infinity;
   private settled = false;
-  private readonly onData = (chunk: Buffer): void => this.read(chunk);
-  private readonly onClose = (): void => {
-    if (this.body === Body.UntilClose && this.status) this.finish(false);
-    else this.fail();
-  };
 
-  constructor(
-    private readonly socket: Socket,
-    private readonly done: (status: number, reusable: boolean, idleMs: number) => void,
-  ) {
-    socket.on('data', this.onData);
-    socket.once('close', this.onClose);
-  }
+  constructor(private readonly done: (status: number, reusable: boolean, idleMs: number) => void) {}
 
   /** Ends the exchange without an answer (cancelled, reset, malformed). */
   fail(): void {
     if (this.settled) return;
     this.settled = true;
-    this.detach();
     this.done(0, false, 0);
+  }
+
+  /** The connection closed: the end of a body read up to the close, else no answer. */
+  closed(): void {
+    if (this.body === Body.UntilClose && this.status) this.finish(false);
+    else this.fail();
   }
 
   private finish(reusable: boolean): void {
     if (this.settled) return;
     this.settled = true;
-    this.detach();
     this.done(this.status, reusable && this.keepAlive && this.idleMs > 0, this.idleMs);
   }
 
-  private detach(): void {
-    this.socket.off('data', this.onData);
-    this.socket.off('close', this.onClose);
-  }
-
-  private read(chunk: Buffer): void {
+  /** Reads what arrived; false when bytes came after the answer (then the connection is unusable). */
+  read(chunk: Buffer): boolean {
     let offset = 0;
     while (!this.settled && offset < chunk.length) {
       if (this.status === 0) {
         offset = this.readHead(chunk, offset);
-        if (offset < 0) return;
+        if (offset < 0) return true;
         continue;
       }
       offset = this.readBody(chunk, offset);
     }
-    // Bytes after the answer: the server sent something no request asked for; don't reuse.
-    if (this.settled && offset < chunk.length) this.socket.destroy();
+    return offset >= chunk.length;
   }
 
   /** Reads the status line and headers; returns where the body starts, or -1 when not complete. */
@@ -207,39 +226,41 @@ class Exchange {
       return -1;
     }
     const bodyStart = offset + (end + 4 - before);
-    const head = this.head.slice(0, end);
+    const head = this.head;
     this.head = '';
-    const lines = head.split('\r\n');
-    const match = /^HTTP\/1\.([01]) (\d{3})(?: |$)/.exec(lines[0] ?? '');
-    if (!match) {
+    // "HTTP/1.x SSS", then a space and the reason (or nothing) up to the first line's end.
+    const status = head.startsWith('HTTP/1.') && head.charCodeAt(8) === 32 ? statusOf(head) : 0;
+    if (status === 0) {
       this.fail();
       return -1;
     }
-    const status = Number(match[2]);
     // An informational answer (100 Continue, 102 Processing, 103 Early Hints) is never final.
     if (status < 200) return bodyStart;
-    this.keepAlive = match[1] === '1';
+    this.keepAlive = head.charCodeAt(7) === 49; // HTTP/1.1
     let length = -1;
     let chunked = false;
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i]!;
+    for (let at = head.indexOf('\r\n') + 2; at > 1 && at < end; ) {
+      const lineEnd = head.indexOf('\r\n', at);
+      const line = head.slice(at, lineEnd);
+      at = lineEnd + 2;
       const colon = line.indexOf(':');
-      if (colon <= 0) continue;
-      const name = line.slice(0, colon).trim().toLowerCase();
-      const value = line.slice(colon + 1).trim().toLowerCase();
+      // Only four headers matter; their names are 10, 14 and 17 characters long.
+      if (colon !== 10 && colon !== 14 && colon !== 17) continue;
+      const name = line.slice(0, colon).toLowerCase();
       if (name === 'content-length') {
+        const value = line.slice(colon + 1).trim();
         if (!/^\d+$/.test(value) || (length >= 0 && Number(value) !== length)) {
           this.fail();
           return -1;
         }
         length = Number(value);
       } else if (name === 'transfer-encoding') {
-        chunked = value.split(',').pop()!.trim() === 'chunked';
+        chunked = line.slice(colon + 1).split(',').pop()!.trim().toLowerCase() === 'chunked';
       } else if (name === 'keep-alive') {
-        const seconds = /(?:^|[\s,])timeout=(\d+)/.exec(value)?.[1];
+        const seconds = /(?:^|[\s,])timeout=(\d+)/i.exec(line.slice(colon + 1))?.[1];
         if (seconds !== undefined) this.idleMs = Number(seconds) * 1000 - 1000;
       } else if (name === 'connection') {
-        const tokens = value.split(',').map((token) => token.trim());
+        const tokens = line.slice(colon + 1).toLowerCase().split(',').map((token) => token.trim());
         if (tokens.includes('close')) this.keepAlive = false;
         else if (tokens.includes('keep-alive')) this.keepAlive = true;
       }
@@ -303,6 +324,18 @@ class Exchange {
     }
     return offset;
   }
+}
+
+/** The status of a response head starting "HTTP/1.x ", or 0 when it is not three digits and a space or line end. */
+function statusOf(head: string): number {
+  let status = 0;
+  for (let i = 9; i < 12; i++) {
+    const digit = head.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return 0;
+    status = status * 10 + digit;
+  }
+  const after = head.charCodeAt(12);
+  return after === 32 || after === 13 || Number.isNaN(after) ? status : 0;
 }
 
 /** Header names and values this client writes as they are (undici validates anything else). */

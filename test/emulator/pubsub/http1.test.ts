@@ -117,6 +117,27 @@ describe('push HTTP/1.1 client (emulator/pubsub/http1.ts)', () => {
     assert.equal(server.connections, 3);
   });
 
+  it('does not reuse a connection that sent bytes after its answer, idled past its time, or the server limits to less', async () => {
+    const server = await scripted([
+      ['HTTP/1.1 204 No Content\r\n\r\nnot asked for'],
+      ['HTTP/1.1 204 No Content\r\n\r\n'],
+      ['HTTP/1.1 204 No Content\r\nKeep-Alive: timeout=1\r\n\r\n'],
+      ['HTTP/1.1 204 No Content\r\n\r\n'],
+      ['HTTP/1.1 204 No Content\r\n\r\n'],
+    ]);
+    const client = new Http1Pool(100);
+    pools.push(client);
+    assert.equal(await post(client, server.port), 204);
+    assert.equal(await post(client, server.port), 204);
+    assert.equal(server.connections, 2, 'a new connection after the stray bytes');
+    assert.equal(await post(client, server.port), 204);
+    assert.equal(await post(client, server.port), 204);
+    assert.equal(server.connections, 3, 'Keep-Alive: timeout=1 leaves no time to reuse it');
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    assert.equal(await post(client, server.port), 204);
+    assert.equal(server.connections, 4, 'idle for longer than the pool keeps connections');
+  });
+
   it('ends a request in flight without a status when the pool closes', async () => {
     const server = await scripted([['HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npart of it']]);
     const client = pool();
