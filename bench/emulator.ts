@@ -263,7 +263,7 @@ export async function run(): Promise<BenchSection> {
       `${READY_RUNS} fresh processes (Node-native) and ${GCLOUD_READY_RUNS} starts (gcloud); latency over ` +
       `${SEQUENTIAL} messages published one at a time with client batching off; Node ${process.version}, ` +
       `${cpus().length} cores shared with other work (load average ${loadavg()[0]!.toFixed(1)} when the run ended). ` +
-      `Goals: Node-native ready ≤ 150 ms, publish→push p50 ≤ 5 ms, the burst fully pushed in ≤ 0.3× the official emulator's time.`,
+      `Goals: Node-native ready ≤ 150 ms, publish→push p50 ≤ 5 ms, the burst fully pushed in at most 0.3 of the official emulator's time.`,
     '',
     '| measure | Node-native emulator | official gcloud emulator |',
     '|---|---:|---:|',
