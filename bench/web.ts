@@ -167,7 +167,7 @@ export async function run(): Promise<BenchSection> {
       for (let run = 0; run < FEED_RUNS; run += 1) {
         const portfolioId = `benchFeed${run}`;
         const feed = keyed(feedUrl);
-        await store.createPortfolio({ portfolioId, name: null, createdAt: new Date(), urls: [], urlKeys: [], feeds: [queuedFeed(feed)] });
+        await store.createPortfolio({ portfolioId, name: null, createdAt: new Date(), urls: [], urlKeys: [], feeds: [queuedFeed(feed, new Date())] });
         const body = {
           message: { data: Buffer.from(JSON.stringify({ ...feed, portfolioId, kind: 'feed' })).toString('base64'), attributes: { kind: 'feed' }, messageId: `m${run}`, publishTime: new Date().toISOString() },
         };

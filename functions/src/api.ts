@@ -281,7 +281,7 @@ export function createApi(deps: ApiDeps): (req: Request, res: Response) => Promi
       createdAt: now,
       urls: triage.accepted.map((item) => item.canonicalUrl),
       urlKeys: triage.accepted.map((item) => item.urlKey),
-      ...(feedTriage.accepted.length > 0 ? { feeds: feedTriage.accepted.map(queuedFeed) } : {}),
+      ...(feedTriage.accepted.length > 0 ? { feeds: feedTriage.accepted.map((item) => queuedFeed(item, now)) } : {}),
     };
     // One message expands all of the portfolio's feeds, one after the other.
     const feedMessages: FeedMessage[] = feedTriage.accepted.slice(0, 1).map((item) => ({ ...item, kind: 'feed' }));

@@ -179,7 +179,7 @@ describe('web pages (through functions-framework)', () => {
   it('lists the feeds with what they yielded or why they failed', async () => {
     seed([{ status: 'done', title: 'A', attempts: 1 }]);
     const portfolio = harness.store.portfolios.get('p1')!;
-    const feed = (url: string) => ({ url, canonicalUrl: url, urlKey: url, kind: 'rss', found: 0, addedKeys: [] as string[], skipped: 0, error: null, terminalAt: null });
+    const feed = (url: string) => ({ url, canonicalUrl: url, urlKey: url, kind: 'rss', found: 0, addedKeys: [] as string[], skipped: 0, error: null, terminalAt: null, queuedAt: null });
     harness.store.portfolios.set('p1', {
       ...portfolio,
       feeds: [

@@ -1,6 +1,7 @@
 /**
- * The dead-letter recorder's part for a feed message: every feed of the portfolio still queued becomes
- * `failed` with code `dead-lettered`, naming the last error recorded on it. Kept apart from the
+ * The dead-letter recorder's part for a feed message: every feed of the portfolio still queued by the
+ * round the message belongs to becomes `failed` with code `dead-lettered`, naming the last error
+ * recorded on it. Kept apart from the
  * expander so the recorder loads no fetcher or parser.
  */
 import type { Request, Response } from '@google-cloud/functions-framework';
@@ -8,6 +9,7 @@ import type { Logger } from '../log';
 import { decodePushEnvelope, type Delivery } from '../scrape';
 import type { ArticleStore, ErrorRecord, PortfolioRecord } from '../store';
 import { answerDelivery } from './log';
+import type { FeedRecord } from './record';
 
 /** What the recorder did with a feed's dead letter. */
 export type FeedDeadLetterOutcome =
@@ -39,12 +41,16 @@ export async function recordFeedDeadLetter(body: unknown, deps: FeedDeadLetterDe
     const now = deps.now();
     const count = Number(delivery.attributes.CloudPubSubDeadLetterSourceDeliveryCount);
     const attempts = Number.isInteger(count) && count > 0 ? `${count} delivery attempts` : 'several delivery attempts';
+    // A feed queued after this message was published waits for a later message (a retry's): this
+    // dead letter, late or delivered again, is of an earlier round and must not fail it.
+    const ofThisRound = (feed: FeedRecord): boolean =>
+      feed.status === 'queued' && !(feed.queuedAt !== null && delivery.publishTime !== null && feed.queuedAt.getTime() > delivery.publishTime.getTime());
     const failed = await deps.updatePortfolio(portfolioId, (current) => {
       const feeds = current?.feeds ?? [];
-      if (!current || !feeds.some((feed) => feed.status === 'queued')) return { next: null, result: null };
+      if (!current || !feeds.some(ofThisRound)) return { next: null, result: null };
       let last: ErrorRecord | null = null;
       const next = feeds.map((feed) => {
-        if (feed.status !== 'queued') return feed;
+        if (!ofThisRound(feed)) return feed;
         const cause = feed.error;
         const error: ErrorRecord = {
           code: 'dead-lettered',

@@ -24,11 +24,16 @@ export interface FeedRecord {
   error: ErrorRecord | null;
   /** When it became `done` or `failed`. */
   terminalAt: Date | null;
+  /**
+   * When it was last queued (submitted, or queued again by a retry); null in records written before
+   * this was kept. A dead letter of a feed message published before it belongs to an earlier round.
+   */
+  queuedAt: Date | null;
 }
 
-/** A new feed, waiting for the pipeline. */
-export function queuedFeed(item: { url: string; canonicalUrl: string; urlKey: string }): FeedRecord {
-  return { url: item.url, canonicalUrl: item.canonicalUrl, urlKey: item.urlKey, status: 'queued', kind: null, found: 0, addedKeys: [], skipped: 0, error: null, terminalAt: null };
+/** A new feed, waiting for the pipeline (queued at `queuedAt`). */
+export function queuedFeed(item: { url: string; canonicalUrl: string; urlKey: string }, queuedAt: Date): FeedRecord {
+  return { url: item.url, canonicalUrl: item.canonicalUrl, urlKey: item.urlKey, status: 'queued', kind: null, found: 0, addedKeys: [], skipped: 0, error: null, terminalAt: null, queuedAt };
 }
 
 function date(value: unknown): Date | null {
@@ -69,6 +74,7 @@ export function feedsFromData(value: unknown): FeedRecord[] | null {
       skipped: typeof entry.skipped === 'number' ? entry.skipped : 0,
       error: errorFrom(entry.error),
       terminalAt: date(entry.terminalAt),
+      queuedAt: date(entry.queuedAt),
     });
   }
   return feeds;

@@ -7,12 +7,12 @@
 import type { FeedRecord } from '../feeds/record';
 import type { PortfolioRecord } from '../store';
 
-/** The portfolio with its failed feeds queued again, and the feeds as they were (null = nothing to write). */
-export function requeueFailedFeeds(current: PortfolioRecord | null): { next: PortfolioRecord | null; result: FeedRecord[] } {
+/** The portfolio with its failed feeds queued again at `now`, and the feeds as they were (null = nothing to write). */
+export function requeueFailedFeeds(current: PortfolioRecord | null, now: Date): { next: PortfolioRecord | null; result: FeedRecord[] } {
   const feeds = current?.feeds ?? [];
   const failed = feeds.filter((feed) => feed.status === 'failed');
   if (current === null || failed.length === 0) return { next: null, result: [] };
-  const next = feeds.map((feed): FeedRecord => (feed.status === 'failed' ? { ...feed, status: 'queued', error: null, terminalAt: null } : feed));
+  const next = feeds.map((feed): FeedRecord => (feed.status === 'failed' ? { ...feed, status: 'queued', error: null, terminalAt: null, queuedAt: now } : feed));
   return { next: { ...current, feeds: next }, result: failed };
 }
 

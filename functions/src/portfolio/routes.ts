@@ -103,7 +103,8 @@ export function portfolioRoutes(deps: PortfolioRouteDeps): { retry: RouteHandler
   async function retryFeeds(portfolioId: string, statusUrl: string): Promise<number> {
     let requeued;
     try {
-      requeued = await deps.store.updatePortfolio(portfolioId, requeueFailedFeeds);
+      const now = deps.now();
+      requeued = await deps.store.updatePortfolio(portfolioId, (current) => requeueFailedFeeds(current, now));
     } catch (error) {
       throw storageError(error);
     }

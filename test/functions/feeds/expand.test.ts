@@ -6,6 +6,7 @@ import { queuedFeed } from '../../../functions/src/feeds/record';
 import { FetchError, type FetchedPage } from '../../../functions/src/fetch/types';
 import type { UrlMessage } from '../../../functions/src/scrape';
 import { MemoryStore, pushBody, urlMessage } from '../fakes';
+import { requeueFailedFeeds } from '../../../functions/src/portfolio/retryFeeds';
 
 const FEED = 'https://blog.example/feed.xml';
 
@@ -29,7 +30,7 @@ interface Harness {
 function harness(options: { maxUrls?: number; existing?: string[]; feeds?: string[] } = {}): Harness {
   const store = new MemoryStore();
   const existing = (options.existing ?? []).map((url) => urlMessage(url, 'p1'));
-  const feeds = (options.feeds ?? [FEED]).map((url) => queuedFeed(urlMessage(url, 'p1')));
+  const feeds = (options.feeds ?? [FEED]).map((url) => queuedFeed(urlMessage(url, 'p1'), new Date(0)));
   store.portfolios.set('p1', { portfolioId: 'p1', name: null, createdAt: new Date(0), urls: existing.map((m) => m.canonicalUrl), urlKeys: existing.map((m) => m.urlKey), feeds });
   const published: UrlMessage[] = [];
   const documents = new Map<string, string | FetchError>();
@@ -135,6 +136,23 @@ describe('expandFeed', () => {
     assert.equal(feed.status, 'failed');
     assert.equal(feed.error?.code, 'dead-lettered');
     assert.match(feed.error?.message ?? '', /after 5 delivery attempts; the last error was http-503/);
+  });
+
+  it('a dead letter of a round before the feed was queued again (late, or delivered again) leaves the retried feed queued; its own round\'s fails it', async () => {
+    const h = harness();
+    const deadLetter = (publishTime: Date) =>
+      pushBody({ ...urlMessage(FEED, 'p1'), kind: 'feed' }, { publishTime, attributes: { kind: 'feed', CloudPubSubDeadLetterSourceDeliveryCount: '5' } });
+    assert.equal((await recordFeedDeadLetter(deadLetter(new Date('2026-01-01T00:00:00Z')), h.deps)).kind, 'failed');
+    // The person retries the portfolio a day later: the feed is queued again, and a new message published.
+    const retried = requeueFailedFeeds(h.store.portfolios.get('p1')!, new Date('2026-01-02T00:00:00Z'));
+    assert.equal(retried.result.length, 1);
+    h.store.portfolios.set('p1', retried.next!);
+    const late = await recordFeedDeadLetter(deadLetter(new Date('2026-01-01T00:00:00Z')), h.deps);
+    assert.deepEqual([late.kind, late.kind === 'skipped' && late.reason], ['skipped', 'already-resolved']);
+    assert.equal(h.store.portfolios.get('p1')!.feeds![0]!.status, 'queued', 'the retry\'s message is still to come');
+    const own = await recordFeedDeadLetter(deadLetter(new Date('2026-01-03T00:00:00Z')), h.deps);
+    assert.equal(own.kind, 'failed');
+    assert.equal(h.store.portfolios.get('p1')!.feeds![0]!.status, 'failed');
   });
 
   it('retries when publishing fails, then queues the same articles without adding them twice', async () => {
