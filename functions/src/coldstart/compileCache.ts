@@ -28,7 +28,7 @@ export interface CompileCacheStats {
 }
 
 /** What Node's own `Module.prototype._compile` is, as far as it is used here. */
-type Compile = (this: NodeModule, content: string, filename: string) => unknown;
+type Compile = (this: NodeModule, content: string, filename: string, ...more: unknown[]) => unknown;
 
 interface ModuleInternals {
   wrap(script: string): string;
@@ -85,8 +85,13 @@ export function installCompileCache(appRoot: string, options: { record?: boolean
   const recorded: { file: string; script: vm.Script }[] = [];
   const nodeCompile = ModuleImpl.prototype._compile;
 
-  ModuleImpl.prototype._compile = function compileWithCache(this: NodeModule, content: string, filename: string): unknown {
-    if (!(filename.endsWith('.js') || filename.endsWith('.cjs')) || DYNAMIC_IMPORT.test(content)) return nodeCompile.call(this, content, filename);
+  ModuleImpl.prototype._compile = function compileWithCache(this: NodeModule, content: string, filename: string, ...more: unknown[]): unknown {
+    // Node 22 passes the format it found ('module' for ES syntax it loads through require): only
+    // CommonJS is compiled here, everything else as Node would (with whatever else it passed).
+    const format = more[0];
+    if ((format !== undefined && format !== 'commonjs') || !(filename.endsWith('.js') || filename.endsWith('.cjs')) || DYNAMIC_IMPORT.test(content)) {
+      return nodeCompile.call(this, content, filename, ...more);
+    }
     let script: vm.Script;
     let file: string;
     let hit = false;
@@ -110,8 +115,8 @@ export function installCompileCache(appRoot: string, options: { record?: boolean
         hit = true;
       }
     } catch {
-      // Whatever vm refuses (syntax Node's own compile reports better), Node compiles.
-      return nodeCompile.call(this, content, filename);
+      // Whatever vm refuses (ES syntax Node 22 detects and loads as a module; errors Node reports better), Node compiles.
+      return nodeCompile.call(this, content, filename, ...more);
     }
     if (options.record === true && !hit) recorded.push({ file, script });
     const wrapper = script.runInThisContext({ displayErrors: true }) as (...args: unknown[]) => unknown;
