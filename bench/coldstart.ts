@@ -18,7 +18,8 @@ import { copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from '
 import { loadavg } from 'node:os';
 import * as path from 'node:path';
 import { PubSub } from '@google-cloud/pubsub';
-import { bundleFunctions, DEPLOYED_TARGETS, ENTRY_FILE, PRELOAD_FILE, type DeployedTarget } from '../build/bundle';
+import { bundleFunctions, DEPLOYED_TARGETS, type DeployedTarget } from '../build/bundle';
+import { ENTRY_FILE, PRELOAD_FILE } from '../functions/src/coldstart/files';
 import { warmUp } from '../functions/src/coldstart/warmup';
 import { startEmulators } from '../emulator';
 import { topology } from '../functions/src/topology';

@@ -16,8 +16,6 @@ import { build, type Metafile, type Plugin } from 'esbuild';
 import { ENTRY_FILE, PRELOAD_FILE, WARMUP_FILE } from '../functions/src/coldstart/files';
 import { runtimeClosure, type LockFile } from '../infra/lockfile';
 
-export { ENTRY_FILE, PRELOAD_FILE, WARMUP_FILE };
-
 /** The three deployed functions (the entry point name each registers). */
 export const DEPLOYED_TARGETS = ['api', 'scrapeArticle', 'recordDeadLetter'] as const;
 export type DeployedTarget = (typeof DEPLOYED_TARGETS)[number];
@@ -46,7 +44,6 @@ export interface BundleManifest {
 }
 
 const ROOT = path.resolve(__dirname, '..');
-
 
 /** `…/node_modules/a/node_modules/@s/b/lib/x.js` → `node_modules/a/node_modules/@s/b`. */
 export function packageLocation(input: string): string | undefined {

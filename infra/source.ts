@@ -15,9 +15,6 @@ import { lockedVersion, LockfileError, productionLockfile, type LockFile } from 
 import { NODE_MAJOR } from './runtime';
 import { InfraError } from './settings';
 
-/** The module the runtime loads, inside each archive: the function's bundle. */
-export const ENTRY_MODULE = ENTRY_FILE;
-
 /**
  * Where the buildpack puts the archive's files in the image: the deployed app's directory, where
  * functions-framework runs from.
@@ -90,7 +87,7 @@ export function productionManifest(
     name: `${rootPackage.name ?? 'portfolio-scraper'}-functions`,
     version: rootPackage.version ?? '0.0.0',
     private: true,
-    main: ENTRY_MODULE,
+    main: ENTRY_FILE,
     engines: { node: `${NODE_MAJOR}.x` },
     dependencies,
     ...(warmUp === undefined ? {} : { scripts: { 'gcp-build': `node ${WARMUP_FILE} ${warmUp}` } }),
@@ -159,7 +156,7 @@ export function hashTree(dir: string, ...extra: string[]): string {
  */
 export function prepareSource(repoRoot: string, buildDir: string, entryPoint: EntryPoint): FunctionSource {
   const bundleDir = path.join(path.resolve(repoRoot, buildDir), 'deploy', entryPoint);
-  const entry = path.join(bundleDir, ENTRY_MODULE);
+  const entry = path.join(bundleDir, ENTRY_FILE);
   if (!existsSync(entry) || !statSync(entry).isFile() || !existsSync(path.join(bundleDir, BUNDLE_MANIFEST))) {
     throw new InfraError(
       'missing-build',

@@ -15,8 +15,6 @@ import * as path from 'node:path';
 import * as vm from 'node:vm';
 import { CACHE_DIR_NAME } from './files';
 
-export { CACHE_DIR_NAME };
-
 /** What the cache did in this process, for the warm-up's report and the tests. */
 export interface CompileCacheStats {
   /** Modules whose cached code V8 accepted. */

@@ -1,8 +1,7 @@
 /**
  * The dead-letter recorder's part for a feed message: every feed of the portfolio still queued by the
  * round the message belongs to becomes `failed` with code `dead-lettered`, naming the last error
- * recorded on it. Kept apart from the
- * expander so the recorder loads no fetcher or parser.
+ * recorded on it. Kept apart from the expander so the recorder loads no fetcher or parser.
  */
 import type { Request, Response } from '@google-cloud/functions-framework';
 import type { Logger } from '../log';

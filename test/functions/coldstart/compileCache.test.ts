@@ -3,7 +3,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { CACHE_DIR_NAME, type CompileCacheStats } from '../../../functions/src/coldstart/compileCache';
+import type { CompileCacheStats } from '../../../functions/src/coldstart/compileCache';
+import { CACHE_DIR_NAME } from '../../../functions/src/coldstart/files';
 
 const MODULE = path.resolve(__dirname, '../../../functions/src/coldstart/compileCache.ts');
 
