@@ -15,6 +15,7 @@ import * as path from 'node:path';
 import { build, type Metafile, type Plugin } from 'esbuild';
 import { ENTRY_FILE, PRELOAD_FILE, WARMUP_FILE } from '../functions/src/coldstart/files';
 import { runtimeClosure, type LockFile } from '../infra/lockfile';
+import { lazyProtoDescriptorsPlugin } from './lazyProtoDescriptors';
 
 /** The three deployed functions (the entry point name each registers). */
 export const DEPLOYED_TARGETS = ['api', 'scrapeArticle', 'recordDeadLetter'] as const;
@@ -115,7 +116,8 @@ export async function bundleFunctions(outDir: string): Promise<BundleManifest[]>
       // `import()` becomes `require()`: a module that calls import() cannot use the code cache (functions/src/coldstart/compileCache.ts).
       supported: { 'dynamic-import': false },
       external,
-      plugins: [runtimeTreeOnly(runtime)],
+      // The clients' protobuf descriptors only gRPC reflection reads are made on first read, not at the first RPC (build/lazyProtoDescriptors.ts).
+      plugins: [runtimeTreeOnly(runtime), lazyProtoDescriptorsPlugin()],
       metafile: true,
       logLevel: 'warning',
       legalComments: 'none',

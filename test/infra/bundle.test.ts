@@ -34,6 +34,15 @@ describe('deploy bundles (build/bundle.ts): what each function deploys', functio
   });
   after(() => rmSync(BUILD, { recursive: true, force: true }));
 
+  it('carries proto-loader with its descriptors made on first read (build/lazyProtoDescriptors.ts)', () => {
+    for (const target of DEPLOYED_TARGETS) {
+      const bundle = readFileSync(path.join(BUILD, 'deploy', target, ENTRY_FILE), 'utf8');
+      assert.match(bundle, /function lazyDescriptors\(/, target);
+      // The package's eager form, as esbuild writes it: `let bufferList=root.toDescriptor("proto3").file.map(…)`.
+      assert.doesNotMatch(bundle, /bufferList\s*=\s*\w+\.toDescriptor\("proto3"\)\.file/, target);
+    }
+  });
+
   it('inlines only locked runtime packages, each function only what it uses, and installs only functions-framework', () => {
     const has = (target: string, location: string): boolean => location in (manifests.get(target)?.bundled ?? {});
     for (const target of DEPLOYED_TARGETS) {
