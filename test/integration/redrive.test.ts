@@ -59,7 +59,7 @@ forEachLane('redrive dead letters end to end', (lane) => {
   }
 
   it('republishes only the chosen portfolio’s dead letters, which then end done', async function () {
-    this.timeout(120_000);
+    this.timeout(200_000);
     const [mine, theirs] = [await submit('/mine'), await submit('/theirs')];
     for (const id of [mine, theirs]) {
       const view = await settled(id, 60_000);
@@ -69,9 +69,12 @@ forEachLane('redrive dead letters end to end', (lane) => {
     healthy = true;
     // The scraper records the failure on the last fetch; Pub/Sub dead-letters the message after that
     // nack (the official emulator about 3 s later), so wait until the audit subscription holds it.
+    // A dry run that ends just as the emulator sends the message on its stream leaves it leased for
+    // the audit subscription's ack deadline (60 s; seen on the official emulator under load), so
+    // keep trying for longer than that.
     const dryRun = () => redrive(stack.clients.pubsub, { portfolioId: mine, topic: stack.names.topic, subscription: stack.names.deadLetterAuditSubscription, idleMs: 1500, dryRun: true });
     let dry = await dryRun();
-    for (const deadline = Date.now() + 30_000; dry.found === 0 && Date.now() < deadline; ) dry = await dryRun();
+    for (const deadline = Date.now() + 75_000; dry.found === 0 && Date.now() < deadline; ) dry = await dryRun();
     assert.deepEqual([dry.found, dry.republished], [1, 0]);
     const result = await redrive(stack.clients.pubsub, { portfolioId: mine, topic: stack.names.topic, subscription: stack.names.deadLetterAuditSubscription, idleMs: 1500 });
     assert.equal(result.republished, 1, 'the dry run left it on the subscription');
