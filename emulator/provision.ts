@@ -6,6 +6,9 @@
 import type { PubSub, Subscription, Topic } from '@google-cloud/pubsub';
 import { topology, type RetryBackoff } from '../functions/src/topology';
 
+/** The local audit subscription's ack deadline: how long a message a redrive run leased stays out of sight. */
+export const AUDIT_ACK_DEADLINE_SECONDS = 60;
+
 /** Resource ids of one deployment of the topology. */
 export interface TopologyNames {
   topic: string;
@@ -111,7 +114,7 @@ export async function provisionTopology(opts: ProvisionOptions): Promise<Topolog
     retryPolicy,
   });
   // As in infra/: a pull subscription keeps a copy of every dead letter (for `npm run redrive`).
-  await ensureSubscription(deadLetterTopic, names.deadLetterAuditSubscription, { ackDeadlineSeconds: 60 });
+  await ensureSubscription(deadLetterTopic, names.deadLetterAuditSubscription, { ackDeadlineSeconds: AUDIT_ACK_DEADLINE_SECONDS });
   // Messages that wait (Retry-After, a host backing off, a re-queue after our outage) go to the same
   // recorder, which answers "not yet" until their time: nacks of this subscription, paced by its own
   // backoff, never of the scraper's. Its dead letters (after 100 deliveries) reach the recorder too,

@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { memoryLogger } from '../../functions/src/log';
 import { redrive } from '../../functions/src/redrive';
+import { AUDIT_ACK_DEADLINE_SECONDS } from '../../emulator/provision';
 import { startLocalStack, type LocalStack } from '../../emulator/stack';
 import { forEachLane } from '../helpers/lanes';
 
@@ -70,11 +71,11 @@ forEachLane('redrive dead letters end to end', (lane) => {
     // The scraper records the failure on the last fetch; Pub/Sub dead-letters the message after that
     // nack (the official emulator about 3 s later), so wait until the audit subscription holds it.
     // A dry run that ends just as the emulator sends the message on its stream leaves it leased for
-    // the audit subscription's ack deadline (60 s; seen on the official emulator under load), so
-    // keep trying for longer than that.
+    // the audit subscription's ack deadline (seen on the official emulator under load), so keep
+    // trying for longer than that.
     const dryRun = () => redrive(stack.clients.pubsub, { portfolioId: mine, topic: stack.names.topic, subscription: stack.names.deadLetterAuditSubscription, idleMs: 1500, dryRun: true });
     let dry = await dryRun();
-    for (const deadline = Date.now() + 75_000; dry.found === 0 && Date.now() < deadline; ) dry = await dryRun();
+    for (const deadline = Date.now() + (AUDIT_ACK_DEADLINE_SECONDS + 15) * 1000; dry.found === 0 && Date.now() < deadline; ) dry = await dryRun();
     assert.deepEqual([dry.found, dry.republished], [1, 0]);
     const result = await redrive(stack.clients.pubsub, { portfolioId: mine, topic: stack.names.topic, subscription: stack.names.deadLetterAuditSubscription, idleMs: 1500 });
     assert.equal(result.republished, 1, 'the dry run left it on the subscription');
